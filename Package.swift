@@ -1,0 +1,48 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "selftests",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "selftests", targets: ["SelftestRunner"]),
+        .executable(name: "selftests-guest", targets: ["SelftestGuest"]),
+        .library(name: "SelftestKit", targets: ["SelftestKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // The `selftests` command: argument parsing only. It depends on the guest
+        // agent so that `swift run selftests` builds the agent it boots.
+        .executableTarget(
+            name: "SelftestRunner",
+            dependencies: [
+                "SelftestKit",
+                "SelftestGuest",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The host pipeline: kernel, BTF, progs, image, VM, results, reports.
+        .target(name: "SelftestKit", dependencies: ["SelftestCatalog"]),
+        // The list of tests, shared by host (list, filter, verdicts) and guest.
+        .target(name: "SelftestCatalog"),
+        // The guest agent: runs inside the VM, links libbpf, writes KTAP.
+        .executableTarget(name: "SelftestGuest", dependencies: ["SelftestGuestKit"]),
+        .target(name: "SelftestGuestKit", dependencies: ["SelftestCatalog", "CLibbpf"]),
+        .systemLibrary(
+            name: "CLibbpf",
+            pkgConfig: "libbpf",
+            providers: [.apt(["libbpf-dev", "libelf-dev"])]
+        ),
+        .testTarget(
+            name: "SelftestKitTests",
+            dependencies: ["SelftestKit", "SelftestCatalog"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["SelftestKit", "SelftestCatalog", "SelftestGuest", "SelftestRunner"]
+        ),
+    ]
+)

@@ -1,0 +1,60 @@
+/// Selects tests by name with shell-style globs (`*`, `?`), several joined by commas.
+///
+/// `*` does not stop at `/`, so `storage/*` selects the whole storage group.
+/// Fixture tests are selected only by a pattern that names the `fixture`
+/// group explicitly, so that `*` never runs a deliberate crash.
+public struct TestFilter: Sendable, Equatable {
+    public var patterns: [String]
+
+    public init(_ expression: String?) {
+        patterns = (expression ?? "").split(separator: ",").map {
+            String($0).trimmingSpaces()
+        }.filter { !$0.isEmpty }
+    }
+
+    public func matches(_ spec: TestSpec) -> Bool {
+        if patterns.isEmpty { return !spec.isFixture }
+        return patterns.contains { pattern in
+            if spec.isFixture && !pattern.hasPrefix("fixture") { return false }
+            return Glob.matches(pattern, spec.name)
+        }
+    }
+
+    public func select(from specs: [TestSpec]) -> [TestSpec] {
+        specs.filter(matches)
+    }
+}
+
+/// Shell-style glob matching over whole strings.
+public enum Glob {
+    public static func matches(_ pattern: String, _ text: String) -> Bool {
+        matches(Array(pattern.utf8)[...], Array(text.utf8)[...])
+    }
+
+    private static func matches(_ p: ArraySlice<UInt8>, _ t: ArraySlice<UInt8>) -> Bool {
+        guard let first = p.first else { return t.isEmpty }
+        switch first {
+        case UInt8(ascii: "*"):
+            let rest = p.dropFirst()
+            var tail = t
+            while true {
+                if matches(rest, tail) { return true }
+                if tail.isEmpty { return false }
+                tail = tail.dropFirst()
+            }
+        case UInt8(ascii: "?"):
+            return !t.isEmpty && matches(p.dropFirst(), t.dropFirst())
+        default:
+            return t.first == first && matches(p.dropFirst(), t.dropFirst())
+        }
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}

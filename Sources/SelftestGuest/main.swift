@@ -1,0 +1,4 @@
+import Glibc
+import SelftestGuestKit
+
+exit(Agent.main(arguments: CommandLine.arguments))

@@ -1,0 +1,94 @@
+import Glibc
+import SelftestCatalog
+
+/// A test body: runs in a child process; returns to pass, throws to fail or skip.
+public typealias TestBody = @Sendable (TestContext) throws -> Void
+
+/// The guest agent's main loop: read the plan, run each test in a forked
+/// child with a bound, write KTAP to the results port and a start/end marker
+/// for each test to `/dev/kmsg`.
+public enum Agent {
+    /// One line of the plan the host put in the image: `name<TAB>timeout`.
+    struct PlannedTest {
+        var name: String
+        var timeoutSeconds: Int
+    }
+
+    public static func main(arguments: [String]) -> Int32 {
+        let planPath = arguments.count > 1 ? arguments[1] : "/selftests/plan"
+        guard let planText = FD.readFile(planPath) else {
+            FD.writeAll(2, "selftests-guest: cannot read plan \(planPath)\n")
+            return 2
+        }
+        let plan = parsePlan(planText)
+        let out = openResultsPort()
+        let kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC)
+        signal(SIGPIPE, SIG_IGN)
+
+        FD.writeAll(out, "KTAP version 1\n1..\(plan.count)\n")
+        for (index, test) in plan.enumerated() {
+            FD.writeAll(out, "# start \(test.name)\n")
+            mark(kmsg, "start", test.name)
+            let result = run(test)
+            mark(kmsg, "end", test.name)
+            FD.writeAll(out, result.ktap(number: index + 1, name: test.name))
+        }
+        FD.writeAll(out, "# selftests: done\n")
+        fsync(out)
+        return 0
+    }
+
+    static func parsePlan(_ text: String) -> [PlannedTest] {
+        text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: "\t")
+            guard let name = fields.first, !name.isEmpty else { return nil }
+            let timeout = fields.count > 1 ? Int(fields[1]) ?? 30 : 30
+            return PlannedTest(name: String(name), timeoutSeconds: timeout)
+        }
+    }
+
+    /// The virtio-serial port named `selftests.results`, or stdout when the
+    /// agent runs outside the VM (for debugging it by hand).
+    static func openResultsPort() -> Int32 {
+        let dir = "/sys/class/virtio-ports"
+        guard let handle = opendir(dir) else { return 1 }
+        defer { closedir(handle) }
+        while let entry = readdir(handle) {
+            let port = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard port.hasPrefix("vport"),
+                FD.readFile("\(dir)/\(port)/name")?.trimmingNewline() == "selftests.results"
+            else { continue }
+            let fd = open("/dev/\(port)", O_WRONLY | O_CLOEXEC)
+            if fd >= 0 { return fd }
+        }
+        return 1
+    }
+
+    /// Marker lines that let the host pin a kernel splat on the running test.
+    static func mark(_ kmsg: Int32, _ what: String, _ name: String) {
+        if kmsg >= 0 { FD.writeAll(kmsg, "<5>selftests: \(what) \(name)\n") }
+    }
+
+    static func run(_ test: PlannedTest) -> ChildResult {
+        guard let body = Registry.body(for: test.name) else {
+            return ChildResult(outcome: .fail, message: ["the guest agent has no body for this test"])
+        }
+        if Registry.runsInAgent.contains(test.name) {
+            // Deliberately not isolated: it proves the host watchdog.
+            let context = TestContext(name: test.name, out: 2, progsDirectory: "/progs")
+            try? body(context)
+            return ChildResult(outcome: .pass)
+        }
+        return ChildProcess.run(test: test, body: body)
+    }
+}
+
+extension String {
+    func trimmingNewline() -> String {
+        var s = Substring(self)
+        while s.last == "\n" || s.last == "\r" || s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,153 @@
+import Glibc
+
+/// The verdict of one test as the agent saw it, plus what it printed.
+struct ChildResult {
+    enum Outcome { case pass, fail, skip, timeout }
+
+    var outcome: Outcome
+    var message: [String] = []
+    var diagnostics: [String] = []
+    var cases: [(name: String, outcome: Outcome, message: String)] = []
+    var seconds: Double = 0
+
+    /// KTAP for this test: diagnostics, nested cases, then the result line.
+    func ktap(number: Int, name: String) -> String {
+        var text = ""
+        for line in diagnostics { text += "# \(line)\n" }
+        for line in message { text += "# error: \(line)\n" }
+        if !cases.isEmpty {
+            text += "    # Subtest: \(name)\n    KTAP version 1\n    1..\(cases.count)\n"
+            for (i, c) in cases.enumerated() {
+                if c.outcome == .fail, !c.message.isEmpty { text += "    # error: \(c.message)\n" }
+                text += "    " + Self.line(c.outcome, i + 1, c.name, c.message) + "\n"
+            }
+        }
+        text += "# duration_ms: \(Int(seconds * 1000))\n"
+        text += Self.line(outcome, number, name, message.first ?? "") + "\n"
+        return text
+    }
+
+    static func line(_ outcome: Outcome, _ n: Int, _ name: String, _ reason: String) -> String {
+        switch outcome {
+        case .pass: "ok \(n) \(name)"
+        case .fail: "not ok \(n) \(name)"
+        case .skip: "ok \(n) \(name) # SKIP \(reason)"
+        case .timeout: "not ok \(n) \(name) # TIMEOUT \(reason)"
+        }
+    }
+}
+
+/// Runs a body in a forked child and waits for it with a bound.
+enum ChildProcess {
+    static func run(test: Agent.PlannedTest, body: TestBody) -> ChildResult {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            return ChildResult(outcome: .fail, message: ["pipe: \(errnoName(errno))"])
+        }
+        let start = Clock.now()
+        let pid = fork()
+        if pid == 0 {
+            close(fds[0])
+            runChild(test: test, body: body, out: fds[1])
+        }
+        close(fds[1])
+        if pid < 0 {
+            close(fds[0])
+            return ChildResult(outcome: .fail, message: ["fork: \(errnoName(errno))"])
+        }
+        var result = collect(from: fds[0], pid: pid, deadline: start + Double(test.timeoutSeconds))
+        close(fds[0])
+        result.seconds = Clock.now() - start
+        return result
+    }
+
+    private static func runChild(test: Agent.PlannedTest, body: TestBody, out: Int32) -> Never {
+        let context = TestContext(name: test.name, out: out, progsDirectory: "/progs")
+        do {
+            try body(context)
+            ChildChannel.send(fd: out, kind: "result", text: "pass")
+        } catch TestStop.fail(let message) {
+            ChildChannel.send(fd: out, kind: "result", text: "fail \(message)")
+        } catch TestStop.skip(let reason) {
+            ChildChannel.send(fd: out, kind: "result", text: "skip \(reason)")
+        } catch {
+            ChildChannel.send(fd: out, kind: "result", text: "fail \(error)")
+        }
+        _exit(0)
+    }
+
+    /// Reads the child's protocol lines until it closes the pipe or the
+    /// deadline passes; then reaps it (killing it first on a timeout).
+    private static func collect(from fd: Int32, pid: pid_t, deadline: Double) -> ChildResult {
+        var buffer: [UInt8] = []
+        var timedOut = false
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let remaining = deadline - Clock.now()
+            if remaining <= 0 {
+                timedOut = true
+                break
+            }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, Int32(min(remaining, 1.0) * 1000) + 1)
+            if ready < 0 && errno == EINTR { continue }
+            if ready <= 0 { continue }
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            buffer.append(contentsOf: chunk[0..<n])
+        }
+        if timedOut { kill(pid, SIGKILL) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+
+        var result = parse(String(decoding: buffer, as: UTF8.self))
+        if timedOut {
+            result.outcome = .timeout
+            result.message = ["no result after the test's bound; the agent killed it"]
+        } else if result.outcome == .fail && result.message.isEmpty {
+            result.message = ["the test process ended without a result (\(describe(status)))"]
+        }
+        return result
+    }
+
+    static func parse(_ text: String) -> ChildResult {
+        var result = ChildResult(outcome: .fail)
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            let kind = parts.first.map(String.init) ?? ""
+            let rest = parts.count > 1 ? String(parts[1]) : ""
+            switch kind {
+            case "diag": result.diagnostics.append(rest)
+            case "case":
+                let f = rest.split(separator: " ", maxSplits: 2).map(String.init)
+                guard f.count >= 2 else { continue }
+                let outcome: ChildResult.Outcome = f[0] == "pass" ? .pass : f[0] == "skip" ? .skip : .fail
+                result.cases.append((f[1], outcome, f.count > 2 ? f[2] : ""))
+            case "result":
+                let f = rest.split(separator: " ", maxSplits: 1).map(String.init)
+                let message = f.count > 1 ? f[1] : ""
+                switch f.first {
+                case "pass": result.outcome = .pass
+                case "skip": result.outcome = .skip
+                default: result.outcome = .fail
+                }
+                if !message.isEmpty {
+                    result.message = message.split(separator: "\u{1F}").map(String.init)
+                }
+            default: continue
+            }
+        }
+        if result.outcome == .pass && result.cases.contains(where: { $0.outcome == .fail }) {
+            result.outcome = .fail
+            result.message = ["\(result.cases.filter { $0.outcome == .fail }.count) case(s) failed"]
+        }
+        return result
+    }
+
+    static func describe(_ status: Int32) -> String {
+        let signal = status & 0x7f
+        if signal != 0 { return "killed by signal \(signal)" }
+        return "exit status \((status >> 8) & 0xff)"
+    }
+}

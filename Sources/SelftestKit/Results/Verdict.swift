@@ -1,0 +1,130 @@
+/// What happened to one test on one kernel.
+public enum Outcome: String, Sendable, Codable, CaseIterable, Comparable {
+    case pass
+    case skip
+    /// The test passed, but the kernel logged a warning, BUG, lockdep report,
+    /// KASAN report, RCU stall, soft lockup or hung task while it ran.
+    case splat
+    case fail
+    case timeout
+    /// The kernel panicked or oopsed while the test ran.
+    case kernelCrash = "kernel-crash"
+    case buildError = "build-error"
+    /// The runner could not get a verdict (the guest stopped without a reason).
+    case infraError = "infra-error"
+
+    /// Whether this outcome lets the run exit 0.
+    public var isSuccess: Bool { self == .pass || self == .skip }
+
+    /// Severity, used when two sources disagree (a test KTAP calls `pass`
+    /// during which the console shows a splat is a `splat`).
+    var severity: Int {
+        switch self {
+        case .pass: 0
+        case .skip: 1
+        case .splat: 2
+        case .fail: 3
+        case .timeout: 4
+        case .kernelCrash: 5
+        case .buildError: 6
+        case .infraError: 7
+        }
+    }
+
+    public static func < (a: Outcome, b: Outcome) -> Bool { a.severity < b.severity }
+}
+
+/// One kernel complaint found in the console log.
+public struct Splat: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        case warning, bug, oops, panic, lockdep, kasan, rcuStall = "rcu-stall"
+        case softLockup = "soft-lockup", hungTask = "hung-task"
+
+        /// A crash ends the guest; the others let it run on.
+        public var isCrash: Bool { self == .panic || self == .oops }
+    }
+
+    public var kind: Kind
+    /// The line that identified it, without the timestamp.
+    public var title: String
+    /// The splat's lines as printed (bounded), for the report.
+    public var lines: [String]
+    /// The test whose start/end markers enclose the splat; nil outside any test.
+    public var test: String?
+
+    public init(kind: Kind, title: String, lines: [String], test: String?) {
+        self.kind = kind
+        self.title = title
+        self.lines = lines
+        self.test = test
+    }
+}
+
+/// The verdict for one test (or one case of a parametrised test).
+public struct TestRecord: Sendable, Codable, Equatable {
+    public var name: String
+    public var outcome: Outcome
+    /// Seconds the test took, as the guest measured it; nil when unknown.
+    public var duration: Double?
+    /// Why: assertion message, skip reason, clang error, verifier log.
+    public var message: String?
+    /// Diagnostic lines the test printed.
+    public var diagnostics: [String]
+    /// Kernel complaints pinned on this test.
+    public var splats: [Splat]
+    /// Cases of a parametrised test (one level).
+    public var subtests: [TestRecord]
+
+    public init(
+        name: String, outcome: Outcome, duration: Double? = nil, message: String? = nil,
+        diagnostics: [String] = [], splats: [Splat] = [], subtests: [TestRecord] = []
+    ) {
+        self.name = name
+        self.outcome = outcome
+        self.duration = duration
+        self.message = message
+        self.diagnostics = diagnostics
+        self.splats = splats
+        self.subtests = subtests
+    }
+}
+
+/// Everything one run produced: which kernel, how it ran, every verdict.
+public struct RunReport: Sendable, Codable, Equatable {
+    public var kernel: String
+    public var kernelRelease: String?
+    public var accelerator: String
+    public var startedAt: String
+    /// Wall seconds per phase: compile, image, boot, tests, teardown.
+    public var phases: [String: Double]
+    public var records: [TestRecord]
+    /// Splats that happened outside any test (during boot or teardown).
+    public var unattributedSplats: [Splat]
+    /// Where the console logs and KTAP streams of this run are kept.
+    public var artifactsDirectory: String?
+
+    public init(
+        kernel: String, kernelRelease: String? = nil, accelerator: String, startedAt: String,
+        phases: [String: Double] = [:], records: [TestRecord] = [],
+        unattributedSplats: [Splat] = [], artifactsDirectory: String? = nil
+    ) {
+        self.kernel = kernel
+        self.kernelRelease = kernelRelease
+        self.accelerator = accelerator
+        self.startedAt = startedAt
+        self.phases = phases
+        self.records = records
+        self.unattributedSplats = unattributedSplats
+        self.artifactsDirectory = artifactsDirectory
+    }
+
+    /// Counts per outcome over top-level records.
+    public var counts: [Outcome: Int] {
+        records.reduce(into: [:]) { $0[$1.outcome, default: 0] += 1 }
+    }
+
+    /// 0 when every test passed or skipped, 1 otherwise.
+    public var exitCode: Int32 {
+        records.allSatisfy(\.outcome.isSuccess) && unattributedSplats.isEmpty ? 0 : 1
+    }
+}

@@ -1,0 +1,4 @@
+@main
+enum Selftests {
+    static func main() {}
+}
