@@ -1,0 +1,100 @@
+import Foundation
+
+/// The external tools the runner needs, found and checked once up front.
+public struct Toolchain: Sendable {
+    public var qemu: String
+    public var clang: String
+    public var clangVersion: String
+    public var bpftool: String
+    public var busybox: String
+    /// Directory holding libbpf's BPF-side headers (`bpf/bpf_helpers.h`).
+    public var libbpfIncludeDirectory: String
+
+    /// One missing piece: what it is and the package that provides it.
+    public struct Missing: Sendable, Equatable {
+        public var what: String
+        public var package: String
+    }
+
+    /// Finds every tool; throws one error naming everything missing and the
+    /// single apt command that installs it all.
+    public static func discover(
+        runner: CommandRunning = SystemRunner(),
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> Toolchain {
+        var missing: [Missing] = []
+        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        func find(_ name: String, override: String?, package: String) -> String {
+            if let override, !override.isEmpty { return override }
+            if let found = which(name, path: path) { return found }
+            missing.append(Missing(what: name, package: package))
+            return name
+        }
+        let qemu = find(
+            "qemu-system-x86_64", override: environment["SELFTESTS_QEMU"],
+            package: "qemu-system-x86")
+        let clang = find("clang", override: environment["SELFTESTS_CLANG"], package: "clang")
+        let bpftool = find(
+            "bpftool", override: environment["SELFTESTS_BPFTOOL"], package: "bpftool")
+        let busybox =
+            ["/bin/busybox", "/usr/bin/busybox"].first { isStaticBusybox($0) }
+            ?? {
+                missing.append(Missing(what: "a static busybox", package: "busybox-static"))
+                return "/bin/busybox"
+            }()
+        let include = "/usr/include"
+        if !FileManager.default.fileExists(atPath: include + "/bpf/bpf_helpers.h") {
+            missing.append(
+                Missing(what: "libbpf headers (bpf/bpf_helpers.h)", package: "libbpf-dev"))
+        }
+        for tool in ["zstd", "xz"] where which(tool, path: path) == nil {
+            missing.append(Missing(what: tool, package: tool == "xz" ? "xz-utils" : tool))
+        }
+        if !missing.isEmpty { throw missingError(missing) }
+
+        let version = try runner.run(Command(clang, ["--version"]), timeout: 30)
+        let targets = try runner.run(Command(clang, ["-print-targets"]), timeout: 30)
+        guard version.succeeded, targets.stdoutText.contains("bpf") else {
+            throw SelftestError(
+                .environment,
+                "\(clang) cannot compile for the BPF target (-print-targets lists no bpf)",
+                fix:
+                    "install a clang with the BPF backend: apt-get install clang, or set SELFTESTS_CLANG"
+            )
+        }
+        return Toolchain(
+            qemu: qemu, clang: clang,
+            clangVersion: version.stdoutText.split(separator: "\n").first.map(String.init) ?? "",
+            bpftool: bpftool, busybox: busybox, libbpfIncludeDirectory: include)
+    }
+
+    static func missingError(_ missing: [Missing]) -> SelftestError {
+        let packages = Array(Set(missing.map(\.package))).sorted()
+        return SelftestError(
+            .environment,
+            "missing: " + missing.map(\.what).joined(separator: ", "),
+            fix: "run scripts/setup.sh, or: apt-get install " + packages.joined(separator: " "))
+    }
+
+    public static func which(_ name: String, path: String) -> String? {
+        if name.contains("/") {
+            return FileManager.default.isExecutableFile(atPath: name) ? name : nil
+        }
+        for dir in path.split(separator: ":") {
+            let candidate = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// The guest has no libc of busybox's own: it must be the static build.
+    static func isStaticBusybox(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path),
+            let head = try? handle.read(upToCount: 1 << 16)
+        else { return false }
+        try? handle.close()
+        // A dynamically linked ELF names its interpreter in a PT_INTERP segment.
+        return head.starts(with: [0x7f, 0x45, 0x4c, 0x46])
+            && head.range(of: Data("ld-linux".utf8)) == nil
+    }
+}

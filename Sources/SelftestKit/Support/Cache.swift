@@ -1,0 +1,134 @@
+import Foundation
+
+/// The on-disk cache: `$XDG_CACHE_HOME/selftests` (or `--cache-dir`).
+///
+/// Every product is written to a temporary name in the same directory and
+/// renamed into place, so a crash or a second run at the same time never
+/// sees a half-written entry.
+public struct Cache: Sendable {
+    public let root: URL
+
+    public init(root: URL) { self.root = root }
+
+    /// The default location, following the XDG base directory convention.
+    public static func defaultRoot(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    )
+        -> URL
+    {
+        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty {
+            return URL(fileURLWithPath: xdg).appendingPathComponent("selftests")
+        }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return URL(fileURLWithPath: home).appendingPathComponent(".cache/selftests")
+    }
+
+    public func directory(_ parts: String...) throws -> URL {
+        let url = parts.reduce(root) { $0.appendingPathComponent($1) }
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    public func entry(_ parts: String...) -> URL {
+        parts.reduce(root) { $0.appendingPathComponent($1) }
+    }
+
+    /// Writes `data` to `url` atomically.
+    public static func write(_ data: Data, to url: URL) throws {
+        try FileManager.default.createDirectory(
+            at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let temp = url.deletingLastPathComponent()
+            .appendingPathComponent(
+                ".tmp-\(getpid())-\(UUID().uuidString)-\(url.lastPathComponent)")
+        do {
+            try data.write(to: temp)
+            try rename(temp, to: url)
+        } catch {
+            try? FileManager.default.removeItem(at: temp)
+            throw error
+        }
+    }
+
+    /// Produces a file at `url` by letting `make` write a temporary path,
+    /// then renaming; if `make` throws, nothing is left behind.
+    public static func produce(_ url: URL, _ make: (URL) throws -> Void) throws {
+        try FileManager.default.createDirectory(
+            at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let temp = url.deletingLastPathComponent()
+            .appendingPathComponent(
+                ".tmp-\(getpid())-\(UUID().uuidString)-\(url.lastPathComponent)")
+        do {
+            try make(temp)
+            try rename(temp, to: url)
+        } catch {
+            try? FileManager.default.removeItem(at: temp)
+            throw error
+        }
+    }
+
+    private static func rename(_ from: URL, to: URL) throws {
+        if Glibc.rename(from.path, to.path) != 0 {
+            throw SelftestError(
+                .infrastructure,
+                "cannot move \(from.path) to \(to.path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public static func exists(_ url: URL) -> Bool {
+        FileManager.default.fileExists(atPath: url.path)
+    }
+}
+
+/// Content digests of files, remembered by (path, size, mtime, inode) so a
+/// large file that did not change is not read again on the next run.
+public final class FileDigests: @unchecked Sendable {
+    // @unchecked: all state is behind `lock`.
+    private let lock = NSLock()
+    private var memo: [String: String] = [:]
+    private let store: URL?
+    private var dirty = false
+
+    public init(store: URL?) {
+        self.store = store
+        if let store, let data = try? Data(contentsOf: store),
+            let saved = try? JSONDecoder().decode([String: String].self, from: data)
+        {
+            memo = saved
+        }
+    }
+
+    public func digest(of path: String) throws -> String {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw SelftestError(.usage, "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        let key = "\(path)|\(st.st_size)|\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)|\(st.st_ino)"
+        if let known = lock.withLock({ memo[key] }) { return known }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw SelftestError(.usage, "cannot open \(path)")
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            hasher.update(chunk)
+        }
+        let value = hasher.finalize()
+        lock.withLock {
+            memo[key] = value
+            dirty = true
+        }
+        return value
+    }
+
+    /// Saves new digests for the next run (atomically; losing a race only
+    /// costs the other run's additions).
+    public func save() {
+        guard let store else { return }
+        let data: Data? = lock.withLock {
+            guard dirty else { return nil }
+            dirty = false
+            return try? JSONEncoder().encode(memo)
+        }
+        if let data { try? Cache.write(data, to: store) }
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import Synchronization
+
+/// A command to run: an executable and an argument array (never a shell string).
+public struct Command: Sendable, Equatable, CustomStringConvertible {
+    public var executable: String
+    public var arguments: [String]
+    /// Extra environment variables on top of the runner's own.
+    public var environment: [String: String] = [:]
+
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+    }
+
+    public var description: String { ([executable] + arguments).joined(separator: " ") }
+}
+
+/// How a finished command ended and what it printed.
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var stdout: Data
+    public var stderr: Data
+
+    public var succeeded: Bool { status == 0 }
+    public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+}
+
+/// Runs short commands to completion. Tests substitute a recorder that
+/// asserts on the argument lists without running anything.
+public protocol CommandRunning: Sendable {
+    func run(_ command: Command, stdin: Data?, timeout: Double) throws -> CommandResult
+}
+
+extension CommandRunning {
+    public func run(_ command: Command, timeout: Double = 300) throws -> CommandResult {
+        try run(command, stdin: nil, timeout: timeout)
+    }
+}
+
+/// The real runner: `posix_spawn` with stdout and stderr to temporary files
+/// (no pipe to fill up), every child registered so Ctrl-C can reap it.
+public struct SystemRunner: CommandRunning {
+    public init() {}
+
+    public func run(_ command: Command, stdin: Data?, timeout: Double) throws -> CommandResult {
+        let scratch = FileManager.default.temporaryDirectory
+            .appendingPathComponent("selftests-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let inPath = scratch.appendingPathComponent("stdin").path
+        let outPath = scratch.appendingPathComponent("stdout").path
+        let errPath = scratch.appendingPathComponent("stderr").path
+        try (stdin ?? Data()).write(to: URL(fileURLWithPath: inPath))
+
+        let child = try ChildProcess.spawn(
+            command, stdin: inPath, stdout: outPath, stderr: errPath)
+        guard let status = child.wait(timeout: timeout) else {
+            child.kill()
+            throw SelftestError(
+                .infrastructure, "\(command.executable) did not finish within \(Int(timeout)) s")
+        }
+        let out = (try? Data(contentsOf: URL(fileURLWithPath: outPath))) ?? Data()
+        let err = (try? Data(contentsOf: URL(fileURLWithPath: errPath))) ?? Data()
+        return CommandResult(status: status, stdout: out, stderr: err)
+    }
+}
+
+/// A spawned child process. It stays in the registry until reaped, so that
+/// an interrupt or a thrown error never leaves it running.
+public final class ChildProcess: Sendable {
+    public let pid: pid_t
+    private let status = Mutex<Int32?>(nil)
+
+    private init(pid: pid_t) { self.pid = pid }
+
+    /// Starts `command` with its standard streams on the given files
+    /// (nil: /dev/null).
+    public static func spawn(
+        _ command: Command, stdin: String? = nil, stdout: String? = nil, stderr: String? = nil
+    ) throws -> ChildProcess {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, stdin ?? "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(
+            &actions, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(
+            &actions, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+
+        var env = ProcessInfo.processInfo.environment
+        env.merge(command.environment) { _, new in new }
+        let argv = [command.executable] + command.arguments
+        let envp = env.map { "\($0.key)=\($0.value)" }
+        var pid: pid_t = 0
+        let rc = withCStrings(argv) { cArgv in
+            withCStrings(envp) { cEnv in
+                posix_spawnp(&pid, command.executable, &actions, nil, cArgv, cEnv)
+            }
+        }
+        guard rc == 0 else {
+            throw SelftestError(
+                .environment,
+                "cannot start \(command.executable): \(String(cString: strerror(rc)))",
+                fix: "run scripts/setup.sh to install the missing tool")
+        }
+        let child = ChildProcess(pid: pid)
+        Children.shared.add(child)
+        return child
+    }
+
+    /// The exit status (128+signal when killed), or nil while it still runs.
+    public func poll() -> Int32? {
+        status.withLock { saved in
+            if let saved { return saved }
+            var raw: Int32 = 0
+            let rc = waitpid(pid, &raw, WNOHANG)
+            guard rc == pid else {
+                if rc < 0 && errno == ECHILD { saved = -1 }
+                return saved
+            }
+            let signal = raw & 0x7f
+            saved = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+            Children.shared.remove(pid)
+            return saved
+        }
+    }
+
+    /// Waits up to `timeout` seconds; nil if it is still running then.
+    public func wait(timeout: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        var pause: useconds_t = 500
+        while true {
+            if let status = poll() { return status }
+            if Date() >= deadline { return nil }
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+        }
+    }
+
+    /// SIGKILL and reap. Safe to call more than once.
+    public func kill() {
+        if poll() != nil { return }
+        Glibc.kill(pid, SIGKILL)
+        _ = wait(timeout: 10)
+    }
+}
+
+/// Every child still running, for the interrupt handler.
+final class Children: Sendable {
+    static let shared = Children()
+    private let live = Mutex<[pid_t: ChildProcess]>([:])
+
+    func add(_ child: ChildProcess) { live.withLock { $0[child.pid] = child } }
+    func remove(_ pid: pid_t) { _ = live.withLock { $0.removeValue(forKey: pid) } }
+
+    /// Kills and reaps every registered child.
+    func killAll() {
+        let all = live.withLock { Array($0.values) }
+        for child in all { child.kill() }
+    }
+}
+
+/// Kills every child and exits 130 on SIGINT or SIGTERM.
+public enum InterruptHandler {
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+
+    public static func install(onInterrupt: @escaping @Sendable () -> Void = {}) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                onInterrupt()
+                Children.shared.killAll()
+                FileHandle.standardError.write(
+                    Data("selftests: interrupted; no VM left running\n".utf8))
+                exit(130)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// Kills every child the runner started; for error paths.
+    public static func reapAll() { Children.shared.killAll() }
+}
+
+private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R)
+    -> R
+{
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for p in pointers { free(p) } }
+    return body(pointers)
+}

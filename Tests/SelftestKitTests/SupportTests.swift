@@ -1,0 +1,90 @@
+import Foundation
+import SelftestCatalog
+import Testing
+
+@testable import SelftestKit
+
+@Suite struct SHA256Tests {
+    @Test(arguments: [
+        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        (
+            "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        ),
+    ])
+    func knownVectors(input: String, digest: String) {
+        #expect(SHA256.hex(input) == digest)
+    }
+
+    @Test func agreesWithSha256sumAcrossBlockBoundaries() throws {
+        var bytes: [UInt8] = []
+        for i in 0..<200_003 { bytes.append(UInt8(truncatingIfNeeded: i &* 31 &+ 7)) }
+        var hasher = SHA256()
+        hasher.update(bytes[..<63])
+        hasher.update(bytes[63..<129])
+        hasher.update(bytes[129...])
+        let result = try SystemRunner().run(
+            Command("sha256sum", []), stdin: Data(bytes), timeout: 30)
+        #expect(result.stdoutText.hasPrefix(hasher.finalize()))
+    }
+}
+
+@Suite struct CacheTests {
+    @Test func produceLeavesNothingWhenTheMakerThrows() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cache-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let target = dir.appendingPathComponent("entry.o")
+        struct Boom: Error {}
+        #expect(throws: Boom.self) {
+            try Cache.produce(target) { temp in
+                try Data("half".utf8).write(to: temp)
+                throw Boom()
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+        try Cache.produce(target) { try Data("whole".utf8).write(to: $0) }
+        #expect(try String(contentsOf: target, encoding: .utf8) == "whole")
+    }
+
+    @Test func xdgCacheHomeIsHonoured() {
+        #expect(Cache.defaultRoot(environment: ["XDG_CACHE_HOME": "/x"]).path == "/x/selftests")
+        #expect(Cache.defaultRoot(environment: ["HOME": "/h"]).path == "/h/.cache/selftests")
+    }
+}
+
+@Suite struct FilterTests {
+    @Test func defaultSelectionExcludesFixtures() {
+        let selected = TestFilter(nil).select(from: Catalog.all)
+        #expect(!selected.isEmpty)
+        #expect(selected.allSatisfy { !$0.isFixture })
+        #expect(TestFilter("*").select(from: Catalog.all).allSatisfy { !$0.isFixture })
+    }
+
+    @Test func globsSpanSlashesAndCommasJoinPatterns() {
+        let names = TestFilter("storage/sk/*, fixture/fail").select(from: Catalog.all).map(\.name)
+        #expect(names.contains("storage/sk/omem_charge_delete"))
+        #expect(names.contains("fixture/fail"))
+        #expect(!names.contains("fixture/hang"))
+        #expect(Glob.matches("st*ge/?k/*", "storage/sk/omem_charge_delete"))
+        #expect(!Glob.matches("storage", "storage/sk/x"))
+    }
+
+    @Test func catalogNamesAreUniqueAndGrouped() {
+        let names = Catalog.all.map(\.name)
+        #expect(Set(names).count == names.count)
+        #expect(names.allSatisfy { $0.split(separator: "/").count >= 2 })
+    }
+}
+
+@Suite struct ToolchainTests {
+    @Test func missingToolsNameOneAptCommand() {
+        let error = Toolchain.missingError([
+            .init(what: "qemu-system-x86_64", package: "qemu-system-x86"),
+            .init(what: "bpftool", package: "bpftool"),
+        ])
+        #expect(error.exitCode == 2)
+        #expect(error.message.contains("qemu-system-x86_64"))
+        #expect(error.fix?.contains("apt-get install bpftool qemu-system-x86") == true)
+    }
+}
