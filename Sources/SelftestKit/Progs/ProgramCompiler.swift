@@ -1,0 +1,113 @@
+import Foundation
+import Synchronization
+
+/// Compiles `progs/NAME.bpf.c` for the BPF target, cached by content.
+public struct ProgramCompiler: Sendable {
+    public var progsDirectory: URL
+    public var toolchain: Toolchain
+    public var header: VmlinuxHeader
+    public var cache: Cache
+    public var runner: CommandRunning
+
+    /// The product of one compile: the object, or clang's complaint.
+    public enum Product: Sendable {
+        case object(URL, cached: Bool)
+        case failed(String)
+    }
+
+    public init(
+        progsDirectory: URL, toolchain: Toolchain, header: VmlinuxHeader, cache: Cache,
+        runner: CommandRunning = SystemRunner()
+    ) {
+        self.progsDirectory = progsDirectory
+        self.toolchain = toolchain
+        self.header = header
+        self.cache = cache
+        self.runner = runner
+    }
+
+    /// The clang arguments for one program (CO-RE: BTF from -g, the
+    /// kernel's types from vmlinux.h).
+    public func arguments(source: String, output: String) -> [String] {
+        [
+            "-target", "bpf", "-D__TARGET_ARCH_x86", "-g", "-O2", "-Wall", "-Werror",
+            "-Wno-unused-function", "-fno-color-diagnostics",
+            "-I", header.directory.path, "-I", progsDirectory.path,
+            "-I", toolchain.libbpfIncludeDirectory,
+            "-c", source, "-o", output,
+        ]
+    }
+
+    /// The cache key: the source, every local header, vmlinux.h, the compiler
+    /// and the flags.
+    func key(for name: String, source: Data) throws -> String {
+        var hasher = SHA256()
+        hasher.update(source)
+        let headers = try FileManager.default.contentsOfDirectory(atPath: progsDirectory.path)
+            .filter { $0.hasSuffix(".h") }.sorted()
+        for file in headers {
+            hasher.update(file)
+            hasher.update(try Data(contentsOf: progsDirectory.appendingPathComponent(file)))
+        }
+        hasher.update(header.kernelDigest)
+        hasher.update(toolchain.clangVersion)
+        hasher.update(arguments(source: name, output: "").joined(separator: " "))
+        if let libbpf = FileManager.default.contents(
+            atPath: toolchain.libbpfIncludeDirectory + "/bpf/libbpf_version.h")
+        {
+            hasher.update(libbpf)
+        }
+        return hasher.finalize()
+    }
+
+    /// Compiles each named program (in parallel); a failure is a product,
+    /// not an error.
+    public func compile(_ names: [String]) throws -> [String: Product] {
+        let results = Mutex<[String: Product]>([:])
+        let errors = Mutex<[Error]>([])
+        DispatchQueue.concurrentPerform(iterations: names.count) { index in
+            do {
+                let product = try compileOne(names[index])
+                results.withLock { $0[names[index]] = product }
+            } catch {
+                errors.withLock { $0.append(error) }
+            }
+        }
+        if let first = errors.withLock({ $0.first }) { throw first }
+        return results.withLock { $0 }
+    }
+
+    func compileOne(_ name: String) throws -> Product {
+        let source = progsDirectory.appendingPathComponent("\(name).bpf.c")
+        guard let text = FileManager.default.contents(atPath: source.path) else {
+            return .failed("no source file \(source.path)")
+        }
+        let object = cache.entry("progs", try key(for: name, source: text), "\(name).bpf.o")
+        if Cache.exists(object) { return .object(object, cached: true) }
+        var failure: String?
+        do {
+            try Cache.produce(object) { temp in
+                let result = try runner.run(
+                    Command(toolchain.clang, arguments(source: source.path, output: temp.path)),
+                    timeout: 300)
+                if !result.succeeded {
+                    failure = Self.diagnostics(result.stderrText)
+                    throw CompileFailed()
+                }
+            }
+        } catch is CompileFailed {
+            return .failed(failure ?? "clang failed")
+        }
+        return .object(object, cached: false)
+    }
+
+    /// clang's errors, first one first, bounded: the first error is what a
+    /// developer needs; the rest are often its consequences.
+    static func diagnostics(_ stderr: String, limit: Int = 40) -> String {
+        let lines = stderr.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = lines.firstIndex { $0.contains("error:") } ?? lines.startIndex
+        return lines[start...].prefix(limit).joined(separator: "\n")
+    }
+}
+
+private struct CompileFailed: Error {}

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+@testable import SelftestKit
+
+/// These use the default kernel that scripts/setup.sh installs (a test
+/// prerequisite, like the compiler): a missing one is a broken setup.
+@Suite struct KernelImageTests {
+    @Test func defaultKernelIsABzImageWithItsRelease() throws {
+        let kernel = try KernelImage.defaultKernel(cache: Cache(root: Cache.defaultRoot()))
+        let release = try #require(kernel.release)
+        #expect(release.hasPrefix("6.12."))
+        #expect(kernel.path.hasSuffix("vmlinuz-\(release)"))
+    }
+
+    @Test func aFileThatIsNotABzImageIsRefusedByName() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "not-a-kernel-\(UUID())")
+        try Data(repeating: 0x41, count: 4096).write(to: path)
+        defer { try? FileManager.default.removeItem(at: path) }
+        #expect {
+            try KernelImage(path: path.path)
+        } throws: { error in
+            let e = error as? SelftestError
+            return e?.exitCode == 2 && e?.message.contains(path.path) == true
+                && e?.message.contains("not a bzImage") == true
+        }
+    }
+
+    @Test func aMissingKernelNamesThePathAndTheFix() {
+        #expect {
+            try KernelImage(path: "/nonexistent/bzImage")
+        } throws: { error in
+            let e = error as? SelftestError
+            return e?.message.contains("/nonexistent/bzImage") == true && e?.fix != nil
+        }
+    }
+}
+
+@Suite(.serialized) struct BTFAndCompileTests {
+    let cache = Cache(
+        root: FileManager.default.temporaryDirectory.appendingPathComponent(
+            "selftests-btf-\(getpid())"))
+
+    func header() throws -> (VmlinuxHeader, Toolchain) {
+        let toolchain = try Toolchain.discover()
+        let kernel = try KernelImage.defaultKernel(cache: Cache(root: Cache.defaultRoot()))
+        let header = try VmlinuxHeader.make(
+            for: kernel, toolchain: toolchain, cache: cache, digests: FileDigests(store: nil))
+        return (header, toolchain)
+    }
+
+    @Test func vmlinuxHeaderComesFromTheKernelsOwnBTFAndIsCached() throws {
+        let (first, _) = try header()
+        let text = try String(
+            contentsOf: first.directory.appendingPathComponent("vmlinux.h"), encoding: .utf8)
+        #expect(text.contains("struct bpf_local_storage_elem {"))
+        #expect(text.contains("BPF_MAP_TYPE_SK_STORAGE"))
+        let (second, _) = try header()
+        #expect(second.cached)
+        #expect(second.kernelDigest == first.kernelDigest)
+    }
+
+    @Test func aCompileErrorIsAProductWithClangsFirstError() throws {
+        let (header, toolchain) = try header()
+        let progs = cache.root.appendingPathComponent("progs-src")
+        try FileManager.default.createDirectory(at: progs, withIntermediateDirectories: true)
+        try Data(
+            """
+            #include "vmlinux.h"
+            #include <bpf/bpf_helpers.h>
+            SEC("tp/syscalls/sys_enter_getpid")
+            int broken(void *ctx) { return no_such_function(ctx); }
+            char _license[] SEC("license") = "GPL";
+            """.utf8
+        ).write(to: progs.appendingPathComponent("broken.bpf.c"))
+        try Data(
+            """
+            #include "vmlinux.h"
+            #include <bpf/bpf_helpers.h>
+            int seen;
+            SEC("tp/syscalls/sys_enter_getpid")
+            int fine(void *ctx) { seen = 1; return 0; }
+            char _license[] SEC("license") = "GPL";
+            """.utf8
+        ).write(to: progs.appendingPathComponent("fine.bpf.c"))
+        let compiler = ProgramCompiler(
+            progsDirectory: progs, toolchain: toolchain, header: header, cache: cache)
+        let products = try compiler.compile(["broken", "fine"])
+        guard case .failed(let message) = products["broken"] else {
+            Issue.record("broken.bpf.c compiled")
+            return
+        }
+        #expect(message.contains("error:"))
+        #expect(message.contains("no_such_function"))
+        guard case .object(let url, let cached) = products["fine"] else {
+            Issue.record("fine.bpf.c did not compile: \(String(describing: products["fine"]))")
+            return
+        }
+        #expect(!cached)
+        #expect(try Data(contentsOf: url).starts(with: [0x7f, 0x45, 0x4c, 0x46]))
+        guard case .object(_, true) = try compiler.compile(["fine"])["fine"] else {
+            Issue.record("second compile was not a cache hit")
+            return
+        }
+    }
+
+    @Test func clangArgumentsTargetBPFWithCORE() throws {
+        let (header, toolchain) = try header()
+        let compiler = ProgramCompiler(
+            progsDirectory: URL(fileURLWithPath: "/p"), toolchain: toolchain, header: header,
+            cache: cache)
+        let args = compiler.arguments(source: "/p/x.bpf.c", output: "/o/x.bpf.o")
+        #expect(args.adjacent("-target", "bpf"))
+        #expect(args.contains("-g") && args.contains("-O2"))
+        #expect(args.adjacent("-I", header.directory.path))
+        #expect(args.adjacent("-o", "/o/x.bpf.o"))
+    }
+}
