@@ -1,0 +1,133 @@
+import Foundation
+
+/// The initramfs the VM boots: init, busybox, the guest agent with its
+/// shared-library closure, and the compiled BPF objects.
+public struct GuestImage: Sendable {
+    /// The cached base archive (everything but the plan).
+    public var base: URL
+    public var cached: Bool
+
+    /// The busybox applets the init script and tests call.
+    static let applets = [
+        "sh", "mount", "mkdir", "ip", "poweroff", "cat", "echo", "ls", "sleep", "dmesg",
+    ]
+
+    /// The init script: mount the filesystems BPF tests need, bring up
+    /// loopback, run the agent, power off. Runs as PID 1.
+    static let initScript = """
+        #!/bin/sh
+        export PATH=/bin
+        mount -t proc proc /proc
+        mount -t sysfs sysfs /sys
+        mount -t devtmpfs devtmpfs /dev
+        mount -t tmpfs tmpfs /tmp
+        mount -t bpf bpf /sys/fs/bpf
+        mount -t cgroup2 cgroup2 /sys/fs/cgroup
+        mount -t debugfs debugfs /sys/kernel/debug
+        mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+        ip link set lo up
+        echo "<5>selftests: init ready" > /dev/kmsg
+        LD_LIBRARY_PATH=/lib /bin/selftests-guest /selftests/plan
+        echo "<5>selftests: agent exited $?" > /dev/kmsg
+        poweroff -f
+        """
+
+    /// Builds (or finds) the base image for these inputs.
+    public static func make(
+        agent: String, objects: [String: URL], toolchain: Toolchain, cache: Cache,
+        digests: FileDigests, runner: CommandRunning = SystemRunner()
+    ) throws -> GuestImage {
+        guard FileManager.default.isExecutableFile(atPath: agent) else {
+            throw SelftestError(
+                .usage, "guest agent \(agent) does not exist",
+                fix: "build it with `swift build --product selftests-guest`, or pass --agent PATH")
+        }
+        let libraries = try closure(of: agent, runner: runner)
+        var hasher = SHA256()
+        hasher.update(initScript)
+        for path in [agent, toolchain.busybox] + libraries {
+            hasher.update(path)
+            hasher.update(try digests.digest(of: path))
+        }
+        for (name, url) in objects.sorted(by: { $0.key < $1.key }) {
+            hasher.update(name)
+            hasher.update(try digests.digest(of: url.path))
+        }
+        let base = cache.entry("images", hasher.finalize() + ".cpio")
+        if Cache.exists(base) { return GuestImage(base: base, cached: true) }
+
+        var cpio = CPIOWriter()
+        for dir in [
+            "bin", "lib", "lib64", "dev", "proc", "sys", "tmp", "progs", "selftests", "root",
+        ] {
+            cpio.directory(dir)
+        }
+        cpio.characterDevice("dev/console", major: 5, minor: 1)
+        cpio.characterDevice("dev/null", major: 1, minor: 3, mode: 0o666)
+        cpio.file("init", contents: Data(initScript.utf8), mode: 0o755)
+        cpio.file("bin/busybox", contents: try read(toolchain.busybox), mode: 0o755)
+        for applet in applets { cpio.symlink("bin/\(applet)", target: "busybox") }
+        cpio.file("bin/selftests-guest", contents: try read(agent), mode: 0o755)
+        for library in libraries {
+            let name = URL(fileURLWithPath: library).lastPathComponent
+            let dir = name.hasPrefix("ld-linux") ? "lib64" : "lib"
+            cpio.file("\(dir)/\(name)", contents: try read(library), mode: 0o755)
+        }
+        for (name, url) in objects.sorted(by: { $0.key < $1.key }) {
+            cpio.file("progs/\(name).bpf.o", contents: try read(url.path))
+        }
+        try Cache.write(cpio.finish(), to: base)
+        return GuestImage(base: base, cached: false)
+    }
+
+    /// The plan archive: which tests to run, with their bounds.
+    public static func planArchive(_ tests: [(name: String, timeout: Int)]) -> Data {
+        var cpio = CPIOWriter()
+        cpio.directory("selftests")
+        let plan = tests.map { "\($0.name)\t\($0.timeout)\n" }.joined()
+        cpio.file("selftests/plan", contents: Data(plan.utf8))
+        return cpio.finish()
+    }
+
+    /// Writes base + plan as one initrd (the kernel unpacks concatenated
+    /// archives in order).
+    public func initrd(plan: Data, at url: URL) throws {
+        var data = try Data(contentsOf: base)
+        data.append(plan)
+        try Cache.write(data, to: url)
+    }
+
+    /// The shared libraries `binary` loads, as `ldd` resolves them.
+    static func closure(of binary: String, runner: CommandRunning) throws -> [String] {
+        let result = try runner.run(Command("ldd", [binary]), timeout: 60)
+        guard result.succeeded else {
+            throw SelftestError(.infrastructure, "ldd \(binary) failed: \(result.stderrText)")
+        }
+        return parseLdd(result.stdoutText)
+    }
+
+    /// Paths from ldd output: `libx.so => /path (0x...)` and `/lib64/ld-linux... (0x...)`.
+    static func parseLdd(_ text: String) -> [String] {
+        var paths: [String] = []
+        for line in text.split(separator: "\n") {
+            let words = line.split(separator: " ").map(String.init)
+            if let arrow = words.firstIndex(of: "=>"), arrow + 1 < words.count,
+                words[arrow + 1].hasPrefix("/")
+            {
+                paths.append(words[arrow + 1])
+            } else if let first = words.first?.trimmingCharacters(in: .whitespaces),
+                first.hasPrefix("/")
+            {
+                paths.append(first)
+            }
+        }
+        return paths
+    }
+
+    private static func read(_ path: String) throws -> Data {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SelftestError(.infrastructure, "cannot read \(path) for the guest image")
+        }
+        return data
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+@testable import SelftestKit
+
+@Suite struct CPIOWriterTests {
+    /// The archive is read back by the system's cpio, the same format the
+    /// kernel's initramfs unpacker reads.
+    @Test func systemCpioListsEveryEntry() throws {
+        var cpio = CPIOWriter()
+        cpio.directory("bin")
+        cpio.file("bin/agent", contents: Data("#!/bin/sh\n".utf8), mode: 0o755)
+        cpio.symlink("bin/sh", target: "busybox")
+        cpio.characterDevice("dev/console", major: 5, minor: 1)
+        cpio.file("odd", contents: Data([1, 2, 3]))
+        let data = cpio.finish()
+        #expect(data.count % 4 == 0)
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cpio-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let archive = dir.appendingPathComponent("a.cpio")
+        try data.write(to: archive)
+        let listing = try SystemRunner().run(
+            Command("cpio", ["-itv", "-F", archive.path]), timeout: 30)
+        #expect(listing.succeeded, "\(listing.stderrText)")
+        let lines = listing.stdoutText.split(separator: "\n")
+        #expect(lines.count == 5)
+        #expect(lines.contains { $0.hasPrefix("-rwxr-xr-x") && $0.hasSuffix("bin/agent") })
+        #expect(lines.contains { $0.hasPrefix("lrwxrwxrwx") && $0.hasSuffix("bin/sh -> busybox") })
+        #expect(lines.contains { $0.hasPrefix("crw-------") && $0.hasSuffix("dev/console") })
+    }
+
+    @Test func planArchiveCarriesNamesAndBounds() throws {
+        let data = GuestImage.planArchive([("storage/sk/a", 30), ("fixture/hang", 3)])
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("selftests/plan"))
+        #expect(text.contains("storage/sk/a\t30\nfixture/hang\t3\n"))
+        #expect(text.contains("TRAILER!!!"))
+    }
+}
+
+@Suite struct LddTests {
+    @Test func closureFromRealLddOutput() throws {
+        let url = try #require(
+            Bundle.module.url(forResource: "Fixtures/ldd-selftests-guest", withExtension: "txt"))
+        let paths = GuestImage.parseLdd(try String(contentsOf: url, encoding: .utf8))
+        #expect(paths.contains("/lib/x86_64-linux-gnu/libc.so.6"))
+        #expect(paths.contains("/lib64/ld-linux-x86-64.so.2"))
+        #expect(paths.contains { $0.hasSuffix("/libbpf.so.1") })
+        #expect(paths.contains { $0.hasSuffix("/libswiftCore.so") })
+        #expect(!paths.contains { $0.contains("vdso") }, "the vDSO is the kernel's, not a file")
+        #expect(paths.allSatisfy { $0.hasPrefix("/") })
+    }
+}

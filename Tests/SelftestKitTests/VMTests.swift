@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+
+@testable import SelftestKit
+
+@Suite struct QemuCommandTests {
+    let config = QemuConfiguration(
+        kernel: "/k/bzImage", initrd: "/run/initrd.cpio", accelerator: .tcg,
+        consoleLog: "/run/a,b/console.log", resultsFile: "/run/results.ktap", memoryMiB: 768,
+        cpus: 3)
+
+    @Test func bootsTheKernelWithInitrdAndPanicReboot() {
+        let args = config.arguments
+        #expect(args.starts(with: ["-accel", "tcg"]))
+        #expect(!args.contains("-cpu"), "TCG keeps QEMU's default CPU model")
+        #expect(args.adjacent("-kernel", "/k/bzImage"))
+        #expect(args.adjacent("-initrd", "/run/initrd.cpio"))
+        #expect(args.adjacent("-m", "768"))
+        #expect(args.adjacent("-smp", "3"))
+        #expect(args.contains("-no-reboot"), "a panic must end QEMU, not reboot the guest")
+        let append = try? #require(args.value(after: "-append"))
+        #expect(append?.split(separator: " ").contains("panic=-1") == true)
+        #expect(append?.split(separator: " ").contains("console=ttyS0") == true)
+    }
+
+    @Test func resultsGoToTheirOwnVirtioSerialPort() {
+        let args = config.arguments
+        #expect(args.adjacent("-chardev", "file,id=results,path=/run/results.ktap"))
+        #expect(args.adjacent("-device", "virtserialport,chardev=results,name=selftests.results"))
+        #expect(args.adjacent("-serial", "chardev:console"))
+    }
+
+    @Test func commasInPathsAreEscaped() {
+        #expect(config.arguments.adjacent("-chardev", "file,id=console,path=/run/a,,b/console.log"))
+    }
+
+    @Test func kvmUsesTheHostCPU() {
+        var kvm = config
+        kvm.accelerator = .kvm
+        #expect(kvm.arguments.adjacent("-accel", "kvm"))
+        #expect(kvm.arguments.adjacent("-cpu", "host"))
+    }
+}
+
+@Suite struct AcceleratorChoiceTests {
+    @Test func autoFallsBackToTCGWhenKVMIsBroken() throws {
+        let choice = try AcceleratorChoice.decide(
+            .auto, kvm: .broken("KVM internal error. Suberror: 1"))
+        #expect(choice.accelerator == .tcg)
+        #expect(choice.note?.contains("KVM internal error") == true)
+    }
+
+    @Test func autoUsesKVMOnlyWhenItWorks() throws {
+        #expect(try AcceleratorChoice.decide(.auto, kvm: .works).accelerator == .kvm)
+        #expect(try AcceleratorChoice.decide(.auto, kvm: .works).note == nil)
+        #expect(
+            try AcceleratorChoice.decide(.auto, kvm: .unavailable("no /dev/kvm")).accelerator
+                == .tcg)
+        #expect(try AcceleratorChoice.decide(.auto, kvm: .unprobed).accelerator == .tcg)
+    }
+
+    @Test func explicitTCGNeverSaysAnything() throws {
+        for state: KVMState in [.works, .broken("x"), .unavailable("y"), .unprobed] {
+            let choice = try AcceleratorChoice.decide(.tcg, kvm: state)
+            #expect(choice == AcceleratorChoice(accelerator: .tcg, note: nil))
+        }
+    }
+
+    @Test func explicitKVMThatCannotWorkIsAnEnvironmentError() {
+        #expect {
+            try AcceleratorChoice.decide(.kvm, kvm: .broken("KVM internal error"))
+        } throws: { error in
+            (error as? SelftestError)?.exitCode == 2
+        }
+    }
+
+    @Test func probeVerdictsSurviveTheCacheRoundTrip() throws {
+        for state: KVMState in [
+            .works, .broken("KVM internal error"), .unavailable("no"), .unprobed,
+        ] {
+            let data = try JSONEncoder().encode(state)
+            #expect(try JSONDecoder().decode(KVMState.self, from: data) == state)
+        }
+    }
+}
+
+extension Array where Element == String {
+    func adjacent(_ a: String, _ b: String) -> Bool {
+        zip(self, dropFirst()).contains { $0 == a && $1 == b }
+    }
+
+    func value(after flag: String) -> String? {
+        guard let i = firstIndex(of: flag), i + 1 < count else { return nil }
+        return self[i + 1]
+    }
+}
