@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs every system dependency of selftests with apt and puts the default
+# kernel (Debian's newest 6.12 cloud image: BTF, virtio built in) in the cache.
+# Idempotent: prints nothing when everything is already in place.
+set -euo pipefail
+
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/selftests"
+log="$(mktemp -t selftests-setup.XXXXXX)"
+trap 'rm -f "$log"' EXIT
+
+say() { printf 'setup: %s\n' "$*"; }
+fail() { printf 'setup: error: %s\n' "$*" >&2; [ -s "$log" ] && tail -20 "$log" >&2; exit 1; }
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || fail "run as root, or install sudo"
+    sudo_cmd=(sudo)
+fi
+apt_updated=no
+apt_update() {
+    [ "$apt_updated" = yes ] && return
+    say "apt-get update"
+    "${sudo_cmd[@]}" apt-get update -qq >"$log" 2>&1 || fail "apt-get update failed"
+    apt_updated=yes
+}
+
+packages=(qemu-system-x86 libbpf-dev libelf-dev bpftool busybox-static pkg-config zstd xz-utils ccache)
+# Any clang with the BPF backend will do (the Swift toolchain's has one);
+# install Debian's only when none is on PATH.
+if ! command -v clang >/dev/null || ! clang -print-targets 2>/dev/null | grep -qw bpf; then
+    packages+=(clang llvm)
+fi
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt_update
+    say "installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >"$log" 2>&1 || fail "apt-get install ${missing[*]} failed"
+fi
+
+# The default kernel: the newest linux-image-6.12.*-cloud-amd64-unsigned,
+# unpacked (boot/ only) into $cache/kernels/VERSION.
+newest_kernel() {
+    apt-cache search --names-only '^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64-unsigned$' 2>/dev/null \
+        | awk '{print $1}' | sort -V | tail -1
+}
+pkg="$(newest_kernel)"
+if [ -z "$pkg" ]; then
+    apt_update
+    pkg="$(newest_kernel)"
+fi
+[ -n "$pkg" ] || fail "no linux-image-6.12.*-cloud-amd64-unsigned package in the apt sources"
+version="${pkg#linux-image-}"
+version="${version%-unsigned}"
+dest="$cache/kernels/$version"
+if [ ! -f "$dest/boot/vmlinuz-$version" ]; then
+    say "fetching kernel $pkg"
+    work="$(mktemp -d "${TMPDIR:-/tmp}/selftests-kernel.XXXXXX")"
+    chmod 755 "$work"
+    (cd "$work" && apt-get download -qq "$pkg" >"$log" 2>&1) || { rm -rf "$work"; fail "apt-get download $pkg failed"; }
+    dpkg-deb -x "$work"/*.deb "$work/root" || { rm -rf "$work"; fail "cannot unpack $pkg"; }
+    mkdir -p "$cache/kernels"
+    stage="$cache/kernels/.stage-$$"
+    rm -rf "$stage"
+    mkdir -p "$stage"
+    mv "$work/root/boot" "$stage/boot"
+    rm -rf "$work" "$dest"
+    mv "$stage" "$dest"
+    say "kernel $version in $dest"
+fi
