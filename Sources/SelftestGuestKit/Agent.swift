@@ -73,7 +73,8 @@ public enum Agent {
 
     static func run(_ test: PlannedTest) -> ChildResult {
         guard let body = Registry.body(for: test.name) else {
-            return ChildResult(outcome: .fail, message: ["the guest agent has no body for this test"])
+            return ChildResult(
+                outcome: .fail, message: ["the guest agent has no body for this test"])
         }
         if Registry.runsInAgent.contains(test.name) {
             // Deliberately not isolated: it proves the host watchdog.

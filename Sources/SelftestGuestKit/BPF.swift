@@ -24,7 +24,8 @@ enum LibbpfLog {
             var line = [CChar](repeating: 0, count: 4096)
             _ = vsnprintf(&line, line.count, format, args)
             if level != LIBBPF_DEBUG {
-                let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                let text = String(
+                    decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 LibbpfLog.buffer += text
             }
             return 0
@@ -55,11 +56,13 @@ public final class BPFObject {
     public init(path: String) throws {
         LibbpfLog.install()
         guard let object = bpf_object__open_file(path, nil) else {
-            throw BPFError(call: "bpf_object__open_file(\(path))", errno: errno, log: LibbpfLog.take())
+            throw BPFError(
+                call: "bpf_object__open_file(\(path))", errno: errno, log: LibbpfLog.take())
         }
         raw = object
         do {
             try check(bpf_object__load(object), "bpf_object__load(\(path))")
+            try Self.shareGlobalSections(object)
         } catch {
             bpf_object__close(object)
             throw error
@@ -80,6 +83,33 @@ public final class BPFObject {
         bpf_object__close(raw)
     }
 
+    /// Before 1.5, libbpf maps a loaded object's `.bss`/`.data`/`.rodata`
+    /// into user memory only for skeletons: without one, the initial value
+    /// is a private copy the programs never see. Map the kernel's memory over
+    /// it, as the skeleton loader does, so that `global` is live.
+    private static func shareGlobalSections(_ object: OpaquePointer) throws {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        var map = bpf_object__next_map(object, nil)
+        while let m = map {
+            map = bpf_object__next_map(object, m)
+            let flags = bpf_map__map_flags(m)
+            var size = 0
+            guard flags & UInt32(BPF_F_MMAPABLE) != 0,
+                let base = bpf_map__initial_value(m, &size), size > 0
+            else { continue }
+            let readOnly = flags & UInt32(BPF_F_RDONLY_PROG) != 0
+            let prot = readOnly ? PROT_READ : PROT_READ | PROT_WRITE
+            let length = (size + page - 1) / page * page
+            let mapped = mmap(
+                UnsafeMutableRawPointer(mutating: base), length, prot, MAP_SHARED | MAP_FIXED,
+                bpf_map__fd(m), 0)
+            if mapped == MAP_FAILED {
+                let name = String(cString: bpf_map__name(m))
+                throw BPFError(call: "mmap(\(name))", errno: errno, log: "")
+            }
+        }
+    }
+
     public func program(_ name: String) throws -> OpaquePointer {
         guard let prog = bpf_object__find_program_by_name(raw, name) else {
             throw BPFError(call: "find program \(name)", errno: ENOENT, log: "")
@@ -91,7 +121,8 @@ public final class BPFObject {
     public func attach(_ name: String) throws {
         let prog = try program(name)
         guard let link = bpf_program__attach(prog) else {
-            throw BPFError(call: "bpf_program__attach(\(name))", errno: errno, log: LibbpfLog.take())
+            throw BPFError(
+                call: "bpf_program__attach(\(name))", errno: errno, log: LibbpfLog.take())
         }
         links.append(link)
     }
@@ -106,7 +137,9 @@ public final class BPFObject {
     /// A pointer to a global variable of the program (`.bss`, `.data`,
     /// `.rodata`), live: libbpf maps these sections into user memory, so
     /// reads see what the program wrote.
-    public func global<T>(_ name: String, as type: T.Type = T.self) throws -> UnsafeMutablePointer<T> {
+    public func global<T>(_ name: String, as type: T.Type = T.self) throws -> UnsafeMutablePointer<
+        T
+    > {
         guard let btf = bpf_object__btf(raw) else {
             throw BPFError(call: "bpf_object__btf", errno: ENOENT, log: "")
         }
@@ -188,7 +221,9 @@ public final class BPFMap {
         return result(bpf_map_update_elem(fd, &k, &v, flags))
     }
 
-    public func lookup<K, V>(_ key: K, as type: V.Type = V.self, flags: UInt64 = 0) -> Result<V, BPFError> {
+    public func lookup<K, V>(_ key: K, as type: V.Type = V.self, flags: UInt64 = 0) -> Result<
+        V, BPFError
+    > {
         var k = key
         let value = UnsafeMutablePointer<V>.allocate(capacity: 1)
         defer { value.deallocate() }

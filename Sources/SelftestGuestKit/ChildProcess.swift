@@ -122,7 +122,8 @@ enum ChildProcess {
             case "case":
                 let f = rest.split(separator: " ", maxSplits: 2).map(String.init)
                 guard f.count >= 2 else { continue }
-                let outcome: ChildResult.Outcome = f[0] == "pass" ? .pass : f[0] == "skip" ? .skip : .fail
+                let outcome: ChildResult.Outcome =
+                    f[0] == "pass" ? .pass : f[0] == "skip" ? .skip : .fail
                 result.cases.append((f[1], outcome, f.count > 2 ? f[2] : ""))
             case "result":
                 let f = rest.split(separator: " ", maxSplits: 1).map(String.init)

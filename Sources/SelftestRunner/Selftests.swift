@@ -1,4 +1,41 @@
+import ArgumentParser
+import Foundation
+import SelftestKit
+
+/// The `selftests` command: run BPF tests on a kernel in QEMU.
 @main
-enum Selftests {
-    static func main() {}
+struct Selftests: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "selftests",
+        abstract: "Boot a kernel in QEMU and run BPF tests on it through libbpf.",
+        discussion: """
+            Exit status: 0 every test passed or skipped; 1 a test did not; \
+            2 bad usage or a missing tool; 3 the runner itself failed; 130 interrupted.
+            """,
+        subcommands: [Run.self, List.self],
+        defaultSubcommand: Run.self)
+
+    /// Maps every way out to the documented exit codes (ArgumentParser's own
+    /// usage code is 64; ours is 2).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as SelftestError {
+            InterruptHandler.reapAll()
+            FileHandle.standardError.write(Data("selftests: error: \(error)\n".utf8))
+            Foundation.exit(error.exitCode)
+        } catch let error as ExitCode {
+            Foundation.exit(error.rawValue)
+        } catch {
+            InterruptHandler.reapAll()
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            FileHandle.standardError.write(Data("\(fullMessage(for: error))\n".utf8))
+            Foundation.exit(2)
+        }
+    }
 }
