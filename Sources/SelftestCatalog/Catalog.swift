@@ -36,48 +36,10 @@ public struct TestSpec: Sendable, Hashable, Codable {
 
 /// The list of every test, in the order they run.
 public enum Catalog {
-    public static let all: [TestSpec] = storage + fixtures
+    /// Suites in run order; each lives in its own `Catalog+Suite.swift`.
+    public static let all: [TestSpec] = storage + hash + memory + fixtures
 
     public static func spec(named name: String) -> TestSpec? {
         all.first { $0.name == name }
     }
-
-    static let storage: [TestSpec] = [
-        TestSpec(
-            "storage/sk/omem_charge_delete",
-            "socket storage is charged to SK_MEMINFO_OPTMEM on update and uncharged on delete",
-            object: "sk_storage_omem"),
-        TestSpec(
-            "storage/sk/omem_uncharge_on_close",
-            "on socket destroy, a program sees the storage and the option memory back at zero",
-            object: "sk_storage_omem"),
-        TestSpec(
-            "storage/sk/omem_uncharge_on_map_free",
-            "freeing the map while the socket lives returns its option memory to baseline",
-            object: "sk_storage_omem"),
-    ]
-
-    static let fixtures: [TestSpec] = [
-        TestSpec("fixture/pass", "passes: proves the harness reports success", isFixture: true),
-        TestSpec(
-            "fixture/fail", "fails an assertion on purpose: proves failures carry their message",
-            isFixture: true),
-        TestSpec(
-            "fixture/skip", "skips with a reason: proves skips are not failures", isFixture: true),
-        TestSpec(
-            "fixture/hang", "sleeps forever: proves the agent's per-test timeout",
-            timeoutSeconds: 3, isFixture: true),
-        TestSpec(
-            "fixture/hang_guest", "stops the agent itself: proves the host's watchdog",
-            timeoutSeconds: 3, isFixture: true),
-        TestSpec(
-            "fixture/warn", "logs a WARN-shaped record: proves splats are pinned on the test",
-            isFixture: true),
-        TestSpec(
-            "fixture/crash", "panics the kernel via sysrq: proves kernel-crash is detected",
-            isFixture: true),
-        TestSpec(
-            "fixture/build_error", "needs a program that does not compile",
-            object: "fixture_build_error", isFixture: true),
-    ]
 }

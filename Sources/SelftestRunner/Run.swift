@@ -110,6 +110,6 @@ struct TerminalObserver: RunObserver {
 
     func finished(_ record: TestRecord) {
         print(TerminalReport.line(for: record, color: color))
-        fflush(stdout)
+        fflush(nil)
     }
 }

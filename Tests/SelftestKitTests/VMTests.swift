@@ -21,6 +21,9 @@ import Testing
         let append = try? #require(args.value(after: "-append"))
         #expect(append?.split(separator: " ").contains("panic=-1") == true)
         #expect(append?.split(separator: " ").contains("console=ttyS0") == true)
+        #expect(
+            append?.split(separator: " ").contains("printk.devkmsg=on") == true,
+            "rate-limited /dev/kmsg drops the test markers")
     }
 
     @Test func resultsGoToTheirOwnVirtioSerialPort() {

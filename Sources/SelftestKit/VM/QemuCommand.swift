@@ -32,10 +32,14 @@ public struct QemuConfiguration: Sendable, Equatable {
         self.extraAppend = extraAppend
     }
 
-    /// The kernel command line: console on the first serial port, reboot
-    /// (which `-no-reboot` turns into QEMU exiting) at once on panic.
+    /// Console on the first serial port; reboot at once on panic (which
+    /// `-no-reboot` turns into QEMU exiting); and `/dev/kmsg` not rate-limited,
+    /// or the agent's start/end markers get dropped after a few tests and
+    /// splats can no longer be pinned on the test that caused them.
+    static let baseAppend = ["console=ttyS0", "panic=-1", "printk.time=1", "printk.devkmsg=on"]
+
     public var append: String {
-        (["console=ttyS0", "panic=-1", "printk.time=1"] + extraAppend).joined(separator: " ")
+        (Self.baseAppend + extraAppend).joined(separator: " ")
     }
 
     public var arguments: [String] {

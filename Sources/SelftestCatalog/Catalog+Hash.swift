@@ -1,0 +1,4 @@
+extension Catalog {
+    /// Hash maps: HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH.
+    static let hash: [TestSpec] = []
+}
