@@ -4,103 +4,115 @@ import Testing
 
 @testable import SelftestKit
 
+/// Every suite that boots a VM, one at a time: they share two cores.
+@Suite(.serialized) enum VirtualMachineSuites {}
+
 /// Real runs: the default kernel in QEMU (TCG on this kind of machine),
-/// the guest agent, libbpf. Serialized: they share two cores, and each
-/// checks that it left no QEMU behind.
-@Suite(.serialized) struct VMRunTests {
-    final class Recorder: RunObserver, @unchecked Sendable {
-        // @unchecked: the pipeline calls it from one thread at a time.
-        var notes: [String] = []
-        var live: [TestRecord] = []
-        func note(_ text: String) { notes.append(text) }
-        func finished(_ record: TestRecord) { live.append(record) }
-    }
-
-    func run(_ filter: String?, grace: Double = 15) throws -> (RunReport, Recorder) {
-        var options = RunOptions()
-        options.filter = filter
-        options.watchdogGrace = grace
-        let recorder = Recorder()
-        let report = try RunPipeline(options: options, observer: recorder).run()
-        #expect(qemuProcesses().isEmpty, "a QEMU process outlived the run")
-        return (report, recorder)
-    }
-
-    func record(_ report: RunReport, _ name: String) throws -> TestRecord {
-        try #require(report.records.first { $0.name == name }, "no record for \(name)")
-    }
-
-    @Test func defaultSuitePassesOnTheDefaultKernel() throws {
-        let (report, recorder) = try run(nil)
-        let expected = TestFilter(nil).select(from: Catalog.all).map(\.name)
-        #expect(report.records.map(\.name) == expected)
-        for record in report.records {
-            #expect(record.outcome == .pass, "\(record.name): \(record.message ?? "")")
+/// the guest agent, libbpf. Each checks that it left no QEMU behind.
+extension VirtualMachineSuites {
+    @Suite struct VMRunTests {
+        final class Recorder: RunObserver, @unchecked Sendable {
+            // @unchecked: the pipeline calls it from one thread at a time.
+            var notes: [String] = []
+            var live: [TestRecord] = []
+            func note(_ text: String) { notes.append(text) }
+            func finished(_ record: TestRecord) { live.append(record) }
         }
-        #expect(report.exitCode == 0)
-        #expect(report.kernelRelease?.hasPrefix("6.12.") == true)
-        #expect(recorder.live.count == expected.count, "one live line per test")
-        #expect(report.phases["boot", default: 0] > 0)
+
+        func run(_ filter: String?, grace: Double = 15) throws -> (RunReport, Recorder) {
+            var options = RunOptions()
+            options.filter = filter
+            options.watchdogGrace = grace
+            let recorder = Recorder()
+            let report = try RunPipeline(options: options, observer: recorder).run()
+            let artifacts = try #require(report.artifactsDirectory)
+            #expect(qemuProcesses(using: artifacts).isEmpty, "a QEMU process outlived the run")
+            return (report, recorder)
+        }
+
+        func record(_ report: RunReport, _ name: String) throws -> TestRecord {
+            try #require(report.records.first { $0.name == name }, "no record for \(name)")
+        }
+
+        @Test func defaultSuitePassesOnTheDefaultKernel() throws {
+            let (report, recorder) = try run(nil)
+            let expected = TestFilter(nil).select(from: Catalog.all).map(\.name)
+            #expect(report.records.map(\.name) == expected)
+            for record in report.records {
+                #expect(record.outcome == .pass, "\(record.name): \(record.message ?? "")")
+            }
+            #expect(report.exitCode == 0)
+            #expect(report.kernelRelease?.hasPrefix("6.12.") == true)
+            #expect(recorder.live.count == expected.count, "one live line per test")
+            #expect(report.phases["boot", default: 0] > 0)
+        }
+
+        @Test func fixturesGetTheirOutcomesWithEvidence() throws {
+            let (report, _) = try run(
+                "fixture/pass,fixture/fail,fixture/skip,fixture/hang,fixture/warn,fixture/build_error"
+            )
+            #expect(try record(report, "fixture/pass").outcome == .pass)
+
+            let fail = try record(report, "fixture/fail")
+            #expect(fail.outcome == .fail)
+            #expect(fail.message?.contains("fixture arithmetic: expected 3, got 2") == true)
+
+            let skip = try record(report, "fixture/skip")
+            #expect(skip.outcome == .skip)
+            #expect(skip.message == "the fixture always skips")
+
+            let hang = try record(report, "fixture/hang")
+            #expect(hang.outcome == .timeout)
+            #expect((hang.duration ?? 99) < 10, "the agent's 3 s bound held")
+
+            let warn = try record(report, "fixture/warn")
+            #expect(warn.outcome == .splat)
+            #expect(warn.splats.first?.kind == .warning)
+            #expect(warn.splats.first?.test == "fixture/warn")
+            #expect(report.records.filter { !$0.splats.isEmpty }.map(\.name) == ["fixture/warn"])
+
+            let build = try record(report, "fixture/build_error")
+            #expect(build.outcome == .buildError)
+            #expect(build.message?.contains("error:") == true)
+            #expect(report.exitCode == 1)
+        }
+
+        @Test func aGuestThatStopsRespondingIsATimeoutAndTheRunGoesOn() throws {
+            let started = Date()
+            let (report, _) = try run("fixture/hang_guest,fixture/pass", grace: 5)
+            let hang = try record(report, "fixture/hang_guest")
+            #expect(hang.outcome == .timeout)
+            #expect(hang.message?.contains("host watchdog") == true)
+            #expect(
+                try record(report, "fixture/pass").outcome == .pass,
+                "the next test ran in a new boot")
+            // 3 s bound + 5 s grace, two boots: well under a minute.
+            #expect(Date().timeIntervalSince(started) < 90)
+        }
+
+        @Test func aKernelPanicIsAKernelCrashPinnedOnItsTest() throws {
+            let (report, _) = try run("fixture/crash,fixture/pass")
+            let crash = try record(report, "fixture/crash")
+            #expect(crash.outcome == .kernelCrash)
+            #expect(crash.splats.contains { $0.kind.isCrash && $0.test == "fixture/crash" })
+            #expect(
+                try record(report, "fixture/pass").outcome == .pass,
+                "the next test ran in a new boot")
+        }
     }
 
-    @Test func fixturesGetTheirOutcomesWithEvidence() throws {
-        let (report, _) = try run(
-            "fixture/pass,fixture/fail,fixture/skip,fixture/hang,fixture/warn,fixture/build_error")
-        #expect(try record(report, "fixture/pass").outcome == .pass)
-
-        let fail = try record(report, "fixture/fail")
-        #expect(fail.outcome == .fail)
-        #expect(fail.message?.contains("fixture arithmetic: expected 3, got 2") == true)
-
-        let skip = try record(report, "fixture/skip")
-        #expect(skip.outcome == .skip)
-        #expect(skip.message == "the fixture always skips")
-
-        let hang = try record(report, "fixture/hang")
-        #expect(hang.outcome == .timeout)
-        #expect((hang.duration ?? 99) < 10, "the agent's 3 s bound held")
-
-        let warn = try record(report, "fixture/warn")
-        #expect(warn.outcome == .splat)
-        #expect(warn.splats.first?.kind == .warning)
-        #expect(warn.splats.first?.test == "fixture/warn")
-        #expect(report.records.filter { !$0.splats.isEmpty }.map(\.name) == ["fixture/warn"])
-
-        let build = try record(report, "fixture/build_error")
-        #expect(build.outcome == .buildError)
-        #expect(build.message?.contains("error:") == true)
-        #expect(report.exitCode == 1)
-    }
-
-    @Test func aGuestThatStopsRespondingIsATimeoutAndTheRunGoesOn() throws {
-        let started = Date()
-        let (report, _) = try run("fixture/hang_guest,fixture/pass", grace: 5)
-        let hang = try record(report, "fixture/hang_guest")
-        #expect(hang.outcome == .timeout)
-        #expect(hang.message?.contains("host watchdog") == true)
-        #expect(
-            try record(report, "fixture/pass").outcome == .pass, "the next test ran in a new boot")
-        // 3 s bound + 5 s grace, two boots: well under a minute.
-        #expect(Date().timeIntervalSince(started) < 90)
-    }
-
-    @Test func aKernelPanicIsAKernelCrashPinnedOnItsTest() throws {
-        let (report, _) = try run("fixture/crash,fixture/pass")
-        let crash = try record(report, "fixture/crash")
-        #expect(crash.outcome == .kernelCrash)
-        #expect(crash.splats.contains { $0.kind.isCrash && $0.test == "fixture/crash" })
-        #expect(
-            try record(report, "fixture/pass").outcome == .pass, "the next test ran in a new boot")
-    }
 }
 
-/// The PIDs of QEMU processes on this machine.
-func qemuProcesses() -> [String] {
+/// The PIDs of QEMU processes whose command line mentions `path` (a run's
+/// artifacts directory: other runs on the machine are not ours to judge).
+func qemuProcesses(using path: String) -> [String] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return entries.filter { pid in
         guard Int(pid) != nil,
             let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
         else { return false }
-        return String(decoding: cmd.prefix(64), as: UTF8.self).contains("qemu-system")
+        let text = String(decoding: cmd, as: UTF8.self)
+        return text.hasPrefix("qemu-system") || text.contains("/qemu-system")
+            ? text.contains(path) : false
     }
 }
