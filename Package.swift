@@ -37,7 +37,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SelftestKitTests",
-            dependencies: ["SelftestKit", "SelftestCatalog"],
+            dependencies: ["SelftestKit", "SelftestCatalog", "SelftestGuestKit"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -48,9 +48,14 @@ extension VirtualMachineSuites {
         }
 
         @Test func fixturesGetTheirOutcomesWithEvidence() throws {
-            let (report, _) = try run(
+            let (report, recorder) = try run(
                 "fixture/pass,fixture/fail,fixture/skip,fixture/hang,fixture/warn,fixture/build_error"
             )
+            #expect(
+                Dictionary(uniqueKeysWithValues: recorder.live.map { ($0.name, $0.outcome) })
+                    == Dictionary(
+                        uniqueKeysWithValues: report.records.map { ($0.name, $0.outcome) }),
+                "the live lines agree with the final verdicts (splats pinned as they happen)")
             #expect(try record(report, "fixture/pass").outcome == .pass)
 
             let fail = try record(report, "fixture/fail")

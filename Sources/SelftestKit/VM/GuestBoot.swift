@@ -4,122 +4,122 @@ import Foundation
 /// the agent is done, the guest dies, or a bound runs out. QEMU is killed
 /// and reaped on every path out of `run`.
 struct GuestBoot {
-  /// Why the boot ended.
-  enum End: Equatable {
-    /// The agent wrote `# selftests: done`.
-    case completed
-    /// QEMU exited by itself (a panic reboots, which `-no-reboot` turns into an exit).
-    case exited(Int32)
-    /// The agent never started within the boot bound.
-    case bootTimeout(Double)
-    /// A test ran past its bound plus grace: the guest is stuck.
-    case testTimeout(String, Double)
-    case runTimeout(Double)
-  }
+    /// Why the boot ended.
+    enum End: Equatable {
+        /// The agent wrote `# selftests: done`.
+        case completed
+        /// QEMU exited by itself (a panic reboots, which `-no-reboot` turns into an exit).
+        case exited(Int32)
+        /// The agent never started within the boot bound.
+        case bootTimeout(Double)
+        /// A test ran past its bound plus grace: the guest is stuck.
+        case testTimeout(String, Double)
+        case runTimeout(Double)
+    }
 
-  struct Bounds {
-    var boot: Double
-    var grace: Double
-    var runDeadline: Date
-  }
+    struct Bounds {
+        var boot: Double
+        var grace: Double
+        var runDeadline: Date
+    }
 
-  var qemu: String
-  var configuration: QemuConfiguration
-  var bounds: Bounds
-  var timeouts: [String: Int]
+    var qemu: String
+    var configuration: QemuConfiguration
+    var bounds: Bounds
+    var timeouts: [String: Int]
 
-  /// What one boot produced.
-  struct Result {
-    var end: End
-    var ktap: String
-    var console: String
-    /// Seconds from QEMU's start to the agent's first line.
-    var bootSeconds: Double?
-    /// Seconds the agent spent running tests.
-    var testSeconds: Double?
-    /// Seconds from the agent's last line to QEMU's exit.
-    var teardownSeconds: Double
-  }
+    /// What one boot produced.
+    struct Result {
+        var end: End
+        var ktap: String
+        var console: String
+        /// Seconds from QEMU's start to the agent's first line.
+        var bootSeconds: Double?
+        /// Seconds the agent spent running tests.
+        var testSeconds: Double?
+        /// Seconds from the agent's last line to QEMU's exit.
+        var teardownSeconds: Double
+    }
 
-  /// Runs the guest; `onProgress` sees the KTAP stream whenever a result arrives.
-  func run(onProgress: (KTAPDocument) -> Void) throws -> Result {
-    let stderrPath = configuration.consoleLog + ".qemu-stderr"
-    FileManager.default.createFile(atPath: configuration.resultsFile, contents: nil)
-    let child = try ChildProcess.spawn(
-      Command(qemu, configuration.arguments), stderr: stderrPath)
-    defer { child.kill() }
+    /// Runs the guest; `onProgress` sees the KTAP stream whenever a result arrives.
+    func run(onProgress: (KTAPDocument) -> Void) throws -> Result {
+        let stderrPath = configuration.consoleLog + ".qemu-stderr"
+        FileManager.default.createFile(atPath: configuration.resultsFile, contents: nil)
+        let child = try ChildProcess.spawn(
+            Command(qemu, configuration.arguments), stderr: stderrPath)
+        defer { child.kill() }
 
-    let started = Date()
-    var currentTest: (name: String, since: Date)?
-    var lastSeen = 0
-    var end: End
-    var agentStarted: Date?
-    var agentDone: Date?
-    while true {
-      let ktapText = Self.read(configuration.resultsFile)
-      let document = KTAPParser.parse(ktapText)
-      if document.results.count != lastSeen || document.startedTests.count > 0 {
-        if document.results.count != lastSeen { onProgress(document) }
-        lastSeen = document.results.count
-      }
-      let running =
-        document.startedTests.count > document.results.count
-        ? document.startedTests.last : nil
-      if running != currentTest?.name {
-        currentTest = running.map { ($0, Date()) }
-      }
-      if document.hasVersionLine && agentStarted == nil { agentStarted = Date() }
-      if document.done {
-        agentDone = Date()
-        end = .completed
-        break
-      }
-      if let status = child.poll() {
-        end = .exited(status)
-        break
-      }
-      let now = Date()
-      if !document.hasVersionLine, now.timeIntervalSince(started) > bounds.boot {
-        end = .bootTimeout(bounds.boot)
-        break
-      }
-      if let test = currentTest {
-        let bound = Double(timeouts[test.name] ?? 30) + bounds.grace
-        if now.timeIntervalSince(test.since) > bound {
-          end = .testTimeout(test.name, bound)
-          break
+        let started = Date()
+        var currentTest: (name: String, since: Date)?
+        var lastSeen = 0
+        var end: End
+        var agentStarted: Date?
+        var agentDone: Date?
+        while true {
+            let ktapText = Self.read(configuration.resultsFile)
+            let document = KTAPParser.parse(ktapText)
+            if document.results.count != lastSeen || document.startedTests.count > 0 {
+                if document.results.count != lastSeen { onProgress(document) }
+                lastSeen = document.results.count
+            }
+            let running =
+                document.startedTests.count > document.results.count
+                ? document.startedTests.last : nil
+            if running != currentTest?.name {
+                currentTest = running.map { ($0, Date()) }
+            }
+            if document.hasVersionLine && agentStarted == nil { agentStarted = Date() }
+            if document.done {
+                agentDone = Date()
+                end = .completed
+                break
+            }
+            if let status = child.poll() {
+                end = .exited(status)
+                break
+            }
+            let now = Date()
+            if !document.hasVersionLine, now.timeIntervalSince(started) > bounds.boot {
+                end = .bootTimeout(bounds.boot)
+                break
+            }
+            if let test = currentTest {
+                let bound = Double(timeouts[test.name] ?? 30) + bounds.grace
+                if now.timeIntervalSince(test.since) > bound {
+                    end = .testTimeout(test.name, bound)
+                    break
+                }
+            }
+            if now > bounds.runDeadline {
+                end = .runTimeout(now.timeIntervalSince(started))
+                break
+            }
+            usleep(20_000)
         }
-      }
-      if now > bounds.runDeadline {
-        end = .runTimeout(now.timeIntervalSince(started))
-        break
-      }
-      usleep(20_000)
+        let stopping = Date()
+        if end == .completed {
+            // Let the guest power off by itself so the console log is whole.
+            if child.wait(timeout: 10) == nil { child.kill() }
+        }
+        child.kill()
+        let stopped = Date()
+        let stderr = Self.read(stderrPath)
+        if case .exited(let status) = end, status != 0, !stderr.isEmpty {
+            throw SelftestError(
+                .infrastructure,
+                "qemu exited with status \(status): \(stderr.split(separator: "\n").prefix(5).joined(separator: "\n"))"
+            )
+        }
+        return Result(
+            end: end, ktap: Self.read(configuration.resultsFile),
+            console: Self.read(configuration.consoleLog),
+            bootSeconds: agentStarted.map { $0.timeIntervalSince(started) },
+            testSeconds: agentStarted.map { (agentDone ?? stopping).timeIntervalSince($0) },
+            teardownSeconds: stopped.timeIntervalSince(agentDone ?? stopping))
     }
-    let stopping = Date()
-    if end == .completed {
-      // Let the guest power off by itself so the console log is whole.
-      if child.wait(timeout: 10) == nil { child.kill() }
-    }
-    child.kill()
-    let stopped = Date()
-    let stderr = Self.read(stderrPath)
-    if case .exited(let status) = end, status != 0, !stderr.isEmpty {
-      throw SelftestError(
-        .infrastructure,
-        "qemu exited with status \(status): \(stderr.split(separator: "\n").prefix(5).joined(separator: "\n"))"
-      )
-    }
-    return Result(
-      end: end, ktap: Self.read(configuration.resultsFile),
-      console: Self.read(configuration.consoleLog),
-      bootSeconds: agentStarted.map { $0.timeIntervalSince(started) },
-      testSeconds: agentStarted.map { (agentDone ?? stopping).timeIntervalSince($0) },
-      teardownSeconds: stopped.timeIntervalSince(agentDone ?? stopping))
-  }
 
-  static func read(_ path: String) -> String {
-    guard let data = FileManager.default.contents(atPath: path) else { return "" }
-    return String(decoding: data, as: UTF8.self)
-  }
+    static func read(_ path: String) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { return "" }
+        return String(decoding: data, as: UTF8.self)
+    }
 }
