@@ -35,18 +35,7 @@ public struct Cache: Sendable {
 
     /// Writes `data` to `url` atomically.
     public static func write(_ data: Data, to url: URL) throws {
-        try FileManager.default.createDirectory(
-            at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let temp = url.deletingLastPathComponent()
-            .appendingPathComponent(
-                ".tmp-\(getpid())-\(UUID().uuidString)-\(url.lastPathComponent)")
-        do {
-            try data.write(to: temp)
-            try rename(temp, to: url)
-        } catch {
-            try? FileManager.default.removeItem(at: temp)
-            throw error
-        }
+        try produce(url) { try data.write(to: $0) }
     }
 
     /// Produces a file at `url` by letting `make` write a temporary path,
