@@ -53,7 +53,9 @@ public final class BPFObject {
     private var links: [OpaquePointer] = []
 
     /// Opens and loads `path`; a verifier rejection throws with its log.
-    public init(path: String) throws {
+    /// `configure` sees the opened object before the load, to set what only
+    /// the load can apply (a map's type, flags or size; a program's autoload).
+    public init(path: String, configure: (OpaquePointer) throws -> Void = { _ in }) throws {
         LibbpfLog.install()
         guard let object = bpf_object__open_file(path, nil) else {
             throw BPFError(
@@ -61,10 +63,12 @@ public final class BPFObject {
         }
         raw = object
         do {
+            try configure(object)
             try check(bpf_object__load(object), "bpf_object__load(\(path))")
             try Self.shareGlobalSections(object)
         } catch {
-            bpf_object__close(object)
+            // Every property is set, so deinit runs too: close() frees only once.
+            close()
             throw error
         }
     }
