@@ -18,8 +18,12 @@ struct ChildResult {
         if !cases.isEmpty {
             text += "    # Subtest: \(name)\n    KTAP version 1\n    1..\(cases.count)\n"
             for (i, c) in cases.enumerated() {
-                if c.outcome == .fail, !c.message.isEmpty { text += "    # error: \(c.message)\n" }
-                text += "    " + Self.line(c.outcome, i + 1, c.name, c.message) + "\n"
+                // A case's message keeps its lines (U+001F on the child's pipe).
+                let lines = c.message.split(separator: "\u{1F}").map(String.init)
+                if c.outcome == .fail {
+                    for line in lines { text += "    # error: \(line)\n" }
+                }
+                text += "    " + Self.line(c.outcome, i + 1, c.name, lines.first ?? "") + "\n"
             }
         }
         text += "# duration_ms: \(Int(seconds * 1000))\n"

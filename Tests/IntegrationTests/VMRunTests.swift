@@ -19,10 +19,13 @@ extension VirtualMachineSuites {
             func finished(_ record: TestRecord) { live.append(record) }
         }
 
-        func run(_ filter: String?, grace: Double = 15) throws -> (RunReport, Recorder) {
+        func run(_ filter: String?, grace: Double = 15, bootTimeout: Double = 60) throws -> (
+            RunReport, Recorder
+        ) {
             var options = RunOptions()
             options.filter = filter
             options.watchdogGrace = grace
+            options.bootTimeout = bootTimeout
             let recorder = Recorder()
             let report = try RunPipeline(options: options, observer: recorder).run()
             let artifacts = try #require(report.artifactsDirectory)
@@ -93,6 +96,16 @@ extension VirtualMachineSuites {
                 "the next test ran in a new boot")
             // 3 s bound + 5 s grace, two boots: well under a minute.
             #expect(Date().timeIntervalSince(started) < 90)
+        }
+
+        @Test func aGuestThatNeverReachesTheAgentIsRetriedOnceThenInfraError() throws {
+            // No kernel reaches init in 1 s under TCG: both boots time out.
+            let (report, recorder) = try run("fixture/pass", bootTimeout: 1)
+            let record = try record(report, "fixture/pass")
+            #expect(record.outcome == .infraError)
+            #expect(record.message?.contains("did not start") == true)
+            #expect(recorder.notes.filter { $0.contains("booting once more") }.count == 1)
+            #expect(report.phases["boot", default: 0] >= 2, "both boots count as boot time")
         }
 
         @Test func aKernelPanicIsAKernelCrashPinnedOnItsTest() throws {

@@ -33,8 +33,9 @@ struct GuestBoot {
         var end: End
         var ktap: String
         var console: String
-        /// Seconds from QEMU's start to the agent's first line.
-        var bootSeconds: Double?
+        /// Seconds from QEMU's start to the agent's first line (all of the
+        /// boot's time when the agent never started).
+        var bootSeconds: Double
         /// Seconds the agent spent running tests.
         var testSeconds: Double?
         /// Seconds from the agent's last line to QEMU's exit.
@@ -113,7 +114,7 @@ struct GuestBoot {
         return Result(
             end: end, ktap: Self.read(configuration.resultsFile),
             console: Self.read(configuration.consoleLog),
-            bootSeconds: agentStarted.map { $0.timeIntervalSince(started) },
+            bootSeconds: (agentStarted ?? stopping).timeIntervalSince(started),
             testSeconds: agentStarted.map { (agentDone ?? stopping).timeIntervalSince($0) },
             teardownSeconds: stopped.timeIntervalSince(agentDone ?? stopping))
     }

@@ -28,8 +28,11 @@ public struct GuestSession {
         public var boots = 0
     }
 
-    public func run(_ tests: [TestSpec], progress: (TestRecord) -> Void) throws -> Outcome {
+    public func run(
+        _ tests: [TestSpec], note: (String) -> Void = { _ in }, progress: (TestRecord) -> Void
+    ) throws -> Outcome {
         var outcome = Outcome()
+        var retriedBoot = false
         var remaining = tests
         let timeouts = Dictionary(
             tests.map { ($0.name, $0.timeoutSeconds) }, uniquingKeysWith: { a, _ in a })
@@ -64,10 +67,20 @@ public struct GuestSession {
                 for record in records.dropFirst(reported) { progress(record) }
                 reported = records.count
             }
-            outcome.phases["boot", default: 0] += result.bootSeconds ?? 0
+            outcome.phases["boot", default: 0] += result.bootSeconds
             outcome.phases["tests", default: 0] += result.testSeconds ?? 0
             outcome.phases["teardown", default: 0] += result.teardownSeconds
 
+            // A boot that dies before the agent starts is retried once: under
+            // TCG a boot can crash by chance (seen: an int3 oops in
+            // sched_clock_cpu). A kernel that really cannot boot fails twice.
+            if !KTAPParser.parse(result.ktap).hasVersionLine && !retriedBoot {
+                retriedBoot = true
+                note(
+                    "the guest did not reach the agent (\(Self.describe(result.end))); "
+                        + "booting once more (console: \(dir.path)/console.log)")
+                continue
+            }
             let verdicts = Self.verdicts(for: remaining, boot: result)
             outcome.kernelRelease = outcome.kernelRelease ?? verdicts.kernelRelease
             outcome.unattributedSplats += verdicts.unattributed
