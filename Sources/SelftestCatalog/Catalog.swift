@@ -16,16 +16,21 @@ public struct TestSpec: Sendable, Hashable, Codable {
     /// Fixture tests prove the runner itself (a deliberate failure, hang,
     /// crash, warning). They run only when a filter names them explicitly.
     public var isFixture: Bool
+    /// Tests left out of the default run (fixtures; the 1M-entry memory
+    /// cases) run only when a filter pattern starts with this prefix.
+    /// Fixtures get `fixture`.
+    public var optInPrefix: String?
 
     public init(
         _ name: String, _ summary: String, object: String? = nil, timeoutSeconds: Int = 30,
-        isFixture: Bool = false
+        isFixture: Bool = false, optInPrefix: String? = nil
     ) {
         self.name = name
         self.summary = summary
         self.object = object
         self.timeoutSeconds = timeoutSeconds
         self.isFixture = isFixture
+        self.optInPrefix = optInPrefix ?? (isFixture ? "fixture" : nil)
     }
 
     /// The first path component: `storage` for `storage/sk/omem_charge_delete`.

@@ -1,8 +1,8 @@
 /// Selects tests by name with shell-style globs (`*`, `?`), several joined by commas.
 ///
 /// `*` does not stop at `/`, so `storage/*` selects the whole storage group.
-/// Fixture tests are selected only by a pattern that names the `fixture`
-/// group explicitly, so that `*` never runs a deliberate crash.
+/// Tests with an `optInPrefix` are selected only by a pattern that starts
+/// with it, so that `*` never runs a deliberate crash or a 1M-entry map.
 public struct TestFilter: Sendable, Equatable {
     public var patterns: [String]
 
@@ -13,9 +13,9 @@ public struct TestFilter: Sendable, Equatable {
     }
 
     public func matches(_ spec: TestSpec) -> Bool {
-        if patterns.isEmpty { return !spec.isFixture }
+        if patterns.isEmpty { return spec.optInPrefix == nil }
         return patterns.contains { pattern in
-            if spec.isFixture && !pattern.hasPrefix("fixture") { return false }
+            if let prefix = spec.optInPrefix, !pattern.hasPrefix(prefix) { return false }
             return Glob.matches(pattern, spec.name)
         }
     }

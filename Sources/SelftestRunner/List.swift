@@ -24,7 +24,10 @@ extension Selftests {
                     print("\(group)/")
                 }
                 let object = spec.object.map { "  [progs/\($0).bpf.c]" } ?? ""
-                print("  \(spec.name)\(object)\n      \(spec.summary)")
+                let optIn =
+                    spec.isFixture
+                    ? "" : spec.optInPrefix.map { "  (opt-in: --filter '\($0)/*')" } ?? ""
+                print("  \(spec.name)\(object)\(optIn)\n      \(spec.summary)")
             }
         }
     }

@@ -1,0 +1,71 @@
+import Foundation
+
+/// Everything `selftests memory` writes: the measurements of one run, with
+/// the kernel and machine they were taken on, as JSON, CSV, text and SVG.
+public struct MemoryReport: Sendable, Codable, Equatable {
+    public var kernel: String
+    public var kernelRelease: String?
+    public var accelerator: String
+    public var startedAt: String
+    /// The memory tests' verdicts: a failed bound shows here and in `measurements`.
+    public var tests: [TestVerdict]
+    public var measurements: [MemoryMeasurement]
+
+    /// One test's verdict and message.
+    public struct TestVerdict: Sendable, Codable, Equatable {
+        public var name: String
+        public var outcome: Outcome
+        public var message: String?
+    }
+
+    public init(run: RunReport) {
+        kernel = run.kernel
+        kernelRelease = run.kernelRelease
+        accelerator = run.accelerator
+        startedAt = run.startedAt
+        tests = run.records.map {
+            TestVerdict(name: $0.name, outcome: $0.outcome, message: $0.message)
+        }
+        measurements = MemoryMeasurement.all(in: run)
+    }
+
+    /// Kernel, CPUs and accelerator, for the chart's subtitle.
+    public var subtitle: String {
+        let cpus = measurements.first.map { ", \($0.cpus) CPUs" } ?? ""
+        return "kernel \(kernelRelease ?? kernel)\(cpus), \(accelerator)"
+    }
+
+    /// The measurement that reproduces the published case (HASH, 4-byte key
+    /// and value, 1,048,576 entries, preallocated), if this run had it.
+    public var publishedCase: MemoryMeasurement? {
+        measurements.first {
+            $0.type == "HASH" && $0.prealloc && $0.keySize == 4 && $0.valueSize == 4
+                && $0.entries == 1 << 20
+        }
+    }
+
+    /// The JSON document: sorted keys, pretty-printed, newline at the end.
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        var data = try encoder.encode(self)
+        data.append(0x0A)
+        return data
+    }
+
+    /// Writes `memory.csv`, `memory.json` and `memory.svg` into `directory`
+    /// (made if missing); returns their paths.
+    public func write(to directory: URL) throws -> [URL] {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let files: [(String, Data)] = [
+            ("memory.csv", Data(MemoryTable.csv(measurements).utf8)),
+            ("memory.json", try json()),
+            ("memory.svg", Data(MemoryChart.svg(measurements, subtitle: subtitle).utf8)),
+        ]
+        return try files.map { name, data in
+            let url = directory.appendingPathComponent(name)
+            try data.write(to: url, options: .atomic)
+            return url
+        }
+    }
+}
