@@ -2,7 +2,7 @@
 enum Registry {
     /// One table per suite, each in its own file.
     static let suites: [[String: TestBody]] = [
-        FixtureTests.bodies, SkStorageTests.bodies, HashTests.bodies, MemoryTests.bodies,
+        FixtureTests.bodies, StorageTests.bodies, HashTests.bodies, MemoryTests.bodies,
     ]
 
     static let bodies: [String: TestBody] = suites.reduce(into: [:]) { all, suite in

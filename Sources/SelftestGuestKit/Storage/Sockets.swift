@@ -27,6 +27,12 @@ public final class TestSocket {
         self.label = label
     }
 
+    /// Takes ownership of a socket the kernel made (an accepted connection).
+    init(adopting fd: Int32, label: String) {
+        self.fd = fd
+        self.label = label
+    }
+
     /// A TCP socket over IPv4.
     public static func tcp() throws -> TestSocket { try TestSocket() }
 
@@ -85,30 +91,8 @@ public final class TestSocket {
 
 extension BPFMap {
     /// Creates a `BPF_MAP_TYPE_SK_STORAGE` map from user space, without an
-    /// object file. The kernel requires BTF for the key and value of local
-    /// storage maps, so this loads a small BTF blob describing them: the key
-    /// is `int` (a socket fd from user space), the value `unsigned char[N]`.
+    /// object file (see `localStorage`).
     public static func socketStorage(name: String, valueSize: Int) throws -> BPFMap {
-        LibbpfLog.install()
-        guard let btf = btf__new_empty() else {
-            throw BPFError(call: "btf__new_empty", errno: errno, log: "")
-        }
-        defer { btf__free(btf) }
-        let intType = try check(btf__add_int(btf, "int", 4, BTF_INT_SIGNED), "btf__add_int(int)")
-        let byteType = try check(btf__add_int(btf, "unsigned char", 1, 0), "btf__add_int(char)")
-        let valueType = try check(
-            btf__add_array(btf, intType, byteType, UInt32(valueSize)), "btf__add_array")
-        try check(btf__load_into_kernel(btf), "btf__load_into_kernel")
-
-        var opts = bpf_map_create_opts()
-        opts.sz = MemoryLayout<bpf_map_create_opts>.size
-        opts.map_flags = UInt32(BPF_F_NO_PREALLOC)
-        opts.btf_fd = UInt32(btf__fd(btf))
-        opts.btf_key_type_id = UInt32(intType)
-        opts.btf_value_type_id = UInt32(valueType)
-        let fd = bpf_map_create(
-            BPF_MAP_TYPE_SK_STORAGE, name, 4, UInt32(valueSize), 0, &opts)
-        try check(fd, "bpf_map_create(\(name), BPF_MAP_TYPE_SK_STORAGE)")
-        return BPFMap(fd: fd, name: name, owned: true)
+        try localStorage(.sk, name: name, valueSize: valueSize)
     }
 }
