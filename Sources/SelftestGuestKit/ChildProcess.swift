@@ -14,7 +14,10 @@ struct ChildResult {
     func ktap(number: Int, name: String) -> String {
         var text = ""
         for line in diagnostics { text += "# \(line)\n" }
-        for line in message { text += "# error: \(line)\n" }
+        // A skip's reason is in its SKIP directive; it is not an error.
+        if outcome != .skip {
+            for line in message { text += "# error: \(line)\n" }
+        }
         if !cases.isEmpty {
             text += "    # Subtest: \(name)\n    KTAP version 1\n    1..\(cases.count)\n"
             for (i, c) in cases.enumerated() {

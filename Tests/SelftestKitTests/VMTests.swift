@@ -11,7 +11,9 @@ import Testing
 
     @Test func bootsTheKernelWithInitrdAndPanicReboot() {
         let args = config.arguments
-        #expect(args.starts(with: ["-accel", "tcg"]))
+        #expect(
+            args.starts(with: ["-accel", "tcg,thread=single"]),
+            "multi-threaded TCG crashed guests at random under load")
         #expect(!args.contains("-cpu"), "TCG keeps QEMU's default CPU model")
         #expect(args.adjacent("-kernel", "/k/bzImage"))
         #expect(args.adjacent("-initrd", "/run/initrd.cpio"))
@@ -35,6 +37,12 @@ import Testing
 
     @Test func commasInPathsAreEscaped() {
         #expect(config.arguments.adjacent("-chardev", "file,id=console,path=/run/a,,b/console.log"))
+    }
+
+    @Test func multiThreadedTCGOnRequest() {
+        var multi = config
+        multi.tcgThreading = .multi
+        #expect(multi.arguments.adjacent("-accel", "tcg,thread=multi"))
     }
 
     @Test func kvmUsesTheHostCPU() {
@@ -95,5 +103,30 @@ extension Array where Element == String {
     func value(after flag: String) -> String? {
         guard let i = firstIndex(of: flag), i + 1 < count else { return nil }
         return self[i + 1]
+    }
+}
+
+@Suite struct ConsoleKTAPFallbackTests {
+    /// Debian's 6.1 cloud kernel builds virtio-console as a module, so the
+    /// guest has no results port and the agent writes KTAP to the console.
+    @Test func ktapIsReadFromTheConsoleWhenThePortIsEmpty() throws {
+        let url = try #require(
+            Bundle.module.url(
+                forResource: "Fixtures/console/agent-ktap-on-console-6.1", withExtension: "log"))
+        let console = try String(contentsOf: url, encoding: .utf8)
+        let text = GuestBoot.ktap(results: "", console: console)
+        let document = KTAPParser.parse(text)
+        #expect(document.hasVersionLine)
+        #expect(document.done)
+        #expect(document.results.count == 20)
+        #expect(document.results.first?.name == "storage/sk/omem_charge_delete")
+        #expect(ConsoleLog.parse(console).kernelRelease?.hasPrefix("6.1.") == true)
+    }
+
+    @Test func thePortWinsWhenItHasKTAP() {
+        let port = "KTAP version 1\n1..1\nok 1 a\n"
+        #expect(
+            GuestBoot.ktap(results: port, console: "KTAP version 1\n1..1\nnot ok 1 a\n") == port)
+        #expect(GuestBoot.ktap(results: "", console: "[ 1.0] Linux version 6.12\n") == "")
     }
 }

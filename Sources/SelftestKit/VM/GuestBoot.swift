@@ -32,6 +32,8 @@ struct GuestBoot {
     struct Result {
         var end: End
         var ktap: String
+        /// The guest had no results port; the KTAP came from the console.
+        var ktapFromConsole = false
         var console: String
         /// Seconds from QEMU's start to the agent's first line (all of the
         /// boot's time when the agent never started).
@@ -57,7 +59,9 @@ struct GuestBoot {
         var agentStarted: Date?
         var agentDone: Date?
         while true {
-            let ktapText = Self.read(configuration.resultsFile)
+            let ktapText = Self.ktap(
+                results: Self.read(configuration.resultsFile),
+                console: Self.read(configuration.consoleLog))
             let document = KTAPParser.parse(ktapText)
             if document.results.count != lastSeen || document.startedTests.count > 0 {
                 if document.results.count != lastSeen { onProgress(document) }
@@ -111,12 +115,23 @@ struct GuestBoot {
                 "qemu exited with status \(status): \(stderr.split(separator: "\n").prefix(5).joined(separator: "\n"))"
             )
         }
+        let results = Self.read(configuration.resultsFile)
+        let console = Self.read(configuration.consoleLog)
+        let ktap = Self.ktap(results: results, console: console)
         return Result(
-            end: end, ktap: Self.read(configuration.resultsFile),
-            console: Self.read(configuration.consoleLog),
+            end: end, ktap: ktap, ktapFromConsole: ktap != results,
+            console: console,
             bootSeconds: (agentStarted ?? stopping).timeIntervalSince(started),
             testSeconds: agentStarted.map { (agentDone ?? stopping).timeIntervalSince($0) },
             teardownSeconds: stopped.timeIntervalSince(agentDone ?? stopping))
+    }
+
+    /// The KTAP stream: from the results port, or, when the guest has no
+    /// such port (a kernel with virtio-console as a module, like Debian's
+    /// 6.1 cloud image), from the console, where the agent then writes it.
+    static func ktap(results: String, console: String) -> String {
+        if results.contains("KTAP version") || !console.contains("KTAP version") { return results }
+        return console
     }
 
     static func read(_ path: String) -> String {

@@ -18,6 +18,7 @@ public struct GuestSession {
     public var runDeadline: Date
     public var memoryMiB = 1024
     public var cpus = 2
+    public var tcgThreading: TCGThreading = .single
 
     /// What the whole session produced.
     public struct Outcome {
@@ -33,6 +34,7 @@ public struct GuestSession {
     ) throws -> Outcome {
         var outcome = Outcome()
         var retriedBoot = false
+        var readConsoleKTAP = false
         var remaining = tests
         let timeouts = Dictionary(
             tests.map { ($0.name, $0.timeoutSeconds) }, uniquingKeysWith: { a, _ in a })
@@ -52,7 +54,7 @@ public struct GuestSession {
                     kernel: kernel.path, initrd: initrd.path, accelerator: accelerator,
                     consoleLog: dir.appendingPathComponent("console.log").path,
                     resultsFile: dir.appendingPathComponent("results.ktap").path,
-                    memoryMiB: memoryMiB, cpus: cpus),
+                    memoryMiB: memoryMiB, cpus: cpus, tcgThreading: tcgThreading),
                 bounds: .init(boot: bootTimeout, grace: grace, runDeadline: runDeadline),
                 timeouts: timeouts)
             var reported = 0
@@ -80,6 +82,12 @@ public struct GuestSession {
                     "the guest did not reach the agent (\(Self.describe(result.end))); "
                         + "booting once more (console: \(dir.path)/console.log)")
                 continue
+            }
+            if result.ktapFromConsole && !readConsoleKTAP {
+                readConsoleKTAP = true
+                note(
+                    "the guest has no results port (virtio-console not built in?); reading KTAP from the console"
+                )
             }
             let verdicts = Self.verdicts(for: remaining, boot: result)
             outcome.kernelRelease = outcome.kernelRelease ?? verdicts.kernelRelease
