@@ -3,6 +3,7 @@ import Foundation
 import SelftestKit
 
 extension AcceleratorChoice.Request: ExpressibleByArgument {}
+extension TCGThreading: ExpressibleByArgument {}
 
 extension Selftests {
     /// `selftests run`: the whole pipeline on one kernel.
@@ -58,6 +59,9 @@ extension Selftests {
         @Option(name: .long, help: "Guest CPUs.")
         var cpus: Int = 2
 
+        @Option(name: .long, help: "TCG vCPU threads: single (no cross-vCPU races) or multi.")
+        var tcgThreads: TCGThreading = .single
+
         @Flag(name: .long, help: "Never color the output.")
         var noColor = false
 
@@ -84,6 +88,7 @@ extension Selftests {
             options.runTimeout = runTimeout
             options.memoryMiB = memory
             options.cpus = cpus
+            options.tcgThreading = tcgThreads
             let color =
                 !noColor && isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
             let observer = TerminalObserver(color: color)

@@ -19,6 +19,7 @@ public struct RunOptions: Sendable {
     public var watchdogGrace: Double = 15
     public var memoryMiB = 1024
     public var cpus = 2
+    public var tcgThreading: TCGThreading = .single
 
     public init() {}
 }
@@ -158,8 +159,9 @@ public struct RunPipeline: Sendable {
                 runDirectory: runDirectory, bootTimeout: options.bootTimeout,
                 grace: options.watchdogGrace,
                 runDeadline: clock.started.addingTimeInterval(options.runTimeout),
-                memoryMiB: options.memoryMiB, cpus: options.cpus)
-            let outcome = try session.run(toRun) { observer.finished($0) }
+                memoryMiB: options.memoryMiB, cpus: options.cpus,
+                tcgThreading: options.tcgThreading)
+            let outcome = try session.run(toRun, note: observer.note) { observer.finished($0) }
             records += outcome.records
             report.unattributedSplats = outcome.unattributedSplats
             report.kernelRelease = outcome.kernelRelease ?? report.kernelRelease
