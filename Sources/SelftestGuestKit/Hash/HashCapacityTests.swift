@@ -61,7 +61,7 @@ enum HashCapacityTests {
     /// list, so the test fills and evicts from CPU 0 only.
     static func lruEvicts(_ context: TestContext) throws {
         HashVariant.each(HashVariant.evicting, context) { variant in
-            try HashThreads.pin(to: 0)
+            try Libc.pin(to: 0)
             let size = 256
             let f = try HashFixture(context, variant, maxEntries: size)
             let c = HashCheck(context: context, variant: variant)

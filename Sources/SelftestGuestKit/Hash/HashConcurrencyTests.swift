@@ -35,10 +35,10 @@ enum HashConcurrencyTests {
             let program = try f.object.program("run_op")
             let deadline = Clock.now() + seconds
 
-            let tallies = try HashThreads.run(cpus.count) { index -> HashThreadTally in
+            let tallies = try Threads.run(cpus.count) { index -> HashThreadTally in
                 var tally = HashThreadTally(cpu: cpus[index])
                 do {
-                    try HashThreads.pin(to: tally.cpu)
+                    try Libc.pin(to: tally.cpu)
                     while tally.iterations < maxRuns && Clock.now() < deadline {
                         let rv = try HashProgram.run(
                             program,
@@ -118,10 +118,10 @@ enum HashConcurrencyTests {
             let deadline = Clock.now() + seconds
             let (writerCPU, readerCPU) = (cpus[0], cpus[1])
 
-            let tallies = try HashThreads.run(2) { index -> HashThreadTally in
+            let tallies = try Threads.run(2) { index -> HashThreadTally in
                 var tally = HashThreadTally(cpu: index == 0 ? writerCPU : readerCPU)
                 do {
-                    try HashThreads.pin(to: tally.cpu)
+                    try Libc.pin(to: tally.cpu)
                     while tally.iterations < maxIterations && Clock.now() < deadline {
                         tally.iterations += 1
                         if index == 0 {

@@ -129,7 +129,7 @@ final class HashFixture {
     /// this thread's context rather than in an IPI on the other CPU.
     private func pin(_ cpu: Int) throws {
         if pinned != cpu {
-            try HashThreads.pin(to: cpu)
+            try Libc.pin(to: cpu)
             pinned = cpu
         }
     }

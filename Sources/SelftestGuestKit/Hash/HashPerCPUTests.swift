@@ -8,7 +8,7 @@ enum HashPerCPUTests {
 
     /// The CPUs to run programs on; a per-CPU test needs two.
     static func cpus(_ context: TestContext) throws -> [Int] {
-        let cpus = HashThreads.onlineCPUs()
+        let cpus = Libc.onlineCPUs()
         if cpus.count < 2 {
             throw context.skip("needs 2 CPUs to tell per-CPU slots apart, the guest has \(cpus)")
         }

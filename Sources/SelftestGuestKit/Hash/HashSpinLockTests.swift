@@ -42,10 +42,10 @@ enum HashSpinLockTests {
         try c.errno(race.update(words: 0), 0, "update with BPF_F_LOCK of a new key")
         let deadline = Clock.now() + seconds
 
-        let tallies = try HashThreads.run(cpus.count) { index -> HashThreadTally in
+        let tallies = try Threads.run(cpus.count) { index -> HashThreadTally in
             var tally = HashThreadTally(cpu: cpus[index])
             do {
-                try HashThreads.pin(to: tally.cpu)
+                try Libc.pin(to: tally.cpu)
                 while tally.iterations < maxIterations && Clock.now() < deadline {
                     tally.iterations += 1
                     try race.step(tally.iterations, &tally)

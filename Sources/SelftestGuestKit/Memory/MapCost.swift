@@ -79,7 +79,7 @@ enum MapCost {
     /// Elements per `BPF_MAP_UPDATE_BATCH` call.
     static let batchSize = 16384
 
-    static var possibleCPUs: Int { LibcExtras.cpuList("/sys/devices/system/cpu/possible").count }
+    static var possibleCPUs: Int { Libc.possibleCPUs().count }
 
     static func measure(_ context: TestContext, _ spec: MapCase) throws -> Measurement {
         let cpus = possibleCPUs

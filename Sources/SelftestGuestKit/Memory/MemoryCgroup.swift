@@ -15,7 +15,7 @@ final class MemoryCgroup {
     let path: String
     /// A sibling that takes the charges that push our stocks out.
     private let drainPath: String
-    private let cpus = LibcExtras.cpuList("/sys/devices/system/cpu/online")
+    private let cpus = Libc.onlineCPUs()
     private(set) var joined = false
 
     init(_ label: String) throws {
@@ -92,11 +92,10 @@ final class MemoryCgroup {
         try move(to: drainPath)
         defer { _ = try? move(to: wasJoined ? path : Self.root) }
         for cpu in cpus {
-            let rc = LibcExtras.pin(toCPUs: [cpu])
-            if rc != 0 { throw SystemCallError(call: "sched_setaffinity(CPU \(cpu))", errno: rc) }
+            try Libc.pin(to: cpu)
             Self.chargeOnePageAndSomeSlab()
         }
-        _ = LibcExtras.pin(toCPUs: cpus)
+        try? Libc.pin(toCPUs: cpus)
         // Reading cpu.stat of a non-root cgroup flushes every controller's
         // per-CPU statistics for it, memory.stat included, unconditionally.
         _ = FD.readFile("\(path)/cpu.stat")

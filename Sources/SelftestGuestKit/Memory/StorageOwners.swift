@@ -44,7 +44,7 @@ final class StorageOwners {
         case .socket:
             for _ in 0..<count { fds.append(try Self.socket()) }
         case .task:
-            LibcExtras.resolve()
+            Libc.resolve()
             for _ in 0..<count { try spawnTask() }
         case .cgroup:
             let dir = "\(MemoryCgroup.root)/selftests-owners-\(getpid())"
@@ -85,14 +85,12 @@ final class StorageOwners {
     private func spawnTask() throws {
         let pid = fork()
         if pid == 0 {
-            LibcExtras.closeAll(from: 3)
+            Libc.closeAll(from: 3)
             while true { pause() }
         }
         if pid < 0 { throw SystemCallError(call: "fork", errno: errno) }
         pids.append(pid)
-        let fd = LibcExtras.pidfdOpen(pid)
-        if fd < 0 { throw SystemCallError(call: "pidfd_open(\(pid))", errno: -fd) }
-        fds.append(fd)
+        fds.append(try Libc.pidfdOpen(pid))
     }
 
     private func makeCgroup(_ dir: String) throws {

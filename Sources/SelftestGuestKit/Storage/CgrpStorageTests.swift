@@ -73,7 +73,7 @@ enum CgrpStorageTests {
         defer { close(fd) }
         try cgroup.enter()
         defer { TestCgroup.leave() }
-        try object.global("target_tid", as: UInt32.self).pointee = StorageSys.gettid()
+        try object.global("target_tid", as: UInt32.self).pointee = Libc.gettid()
         try object.attach("on_getppid")
 
         func run(_ op: UInt32, _ arg: UInt64 = 0) throws -> (ret: Int64, value: CgrpValue?) {

@@ -109,7 +109,7 @@ enum LocalStorageProbe {
     static func requireBPFLSM(_ context: TestContext) throws {
         let path = "/sys/kernel/security/lsm"
         if FD.readFile(path) == nil {
-            try StorageSys.unshareMountNamespace()
+            try Libc.unshareMountNamespace()
             if mount("securityfs", "/sys/kernel/security", "securityfs", 0, nil) != 0 {
                 throw context.skip(
                     "securityfs cannot be mounted (\(errnoName(errno))): the kernel has no "

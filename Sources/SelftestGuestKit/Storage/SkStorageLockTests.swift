@@ -41,7 +41,7 @@ extension SkStorageAccessTests {
         // three start together, so the reads overlap the updates.
         let ready = SharedCounter()
         let finished = SharedCounter()
-        let results = try StorageThreads.run(3) { index -> (failures: Int, reads: Int, torn: Int) in
+        let results = try Threads.run(3) { index -> (failures: Int, reads: Int, torn: Int) in
             ready.add(1)
             while ready.current < 3 {}
             if index < 2 {

@@ -1,14 +1,6 @@
 import CLibbpf
 import Glibc
 
-/// A system call that failed: which call, and its errno.
-public struct SystemCallError: Error, CustomStringConvertible {
-    public var call: String
-    public var errno: Int32
-
-    public var description: String { "\(call) failed: \(errnoName(errno))" }
-}
-
 /// A socket owned by a test, with the socket options the storage tests read:
 /// its memory counters (`SO_MEMINFO`) and its cookie (`SO_COOKIE`).
 ///

@@ -51,7 +51,7 @@ struct StorageRaceRound {
 
         // Even owners are destroyed during the race, odd ones survive it.
         let ready = SharedCounter()
-        _ = try StorageThreads.run(2) { thread in
+        _ = try Threads.run(2) { thread in
             ready.add(1)
             while ready.current < 2 {}
             if thread == 0 {

@@ -31,14 +31,14 @@ enum TaskStorageRecursionTests {
         let outer = try object.map("outer_map")
         let probe = try object.map("probe_map")
         let victim = try object.map("victim_map")
-        let me = try StorageSys.pidfdOpen(getpid())
+        let me = try Libc.pidfdOpen(getpid())
         defer { close(me) }
         try context.expectEqual(probe.update(me, probeValue), 0, "probe_map update: errno")
         try context.expectEqual(victim.update(me, victimValue), 0, "victim_map update: errno")
         func u32(_ name: String) throws -> UInt32 {
             try object.global(name, as: UInt32.self).pointee
         }
-        try object.global("target_tid", as: UInt32.self).pointee = StorageSys.gettid()
+        try object.global("target_tid", as: UInt32.self).pointee = Libc.gettid()
         try object.attach(programName)
         try object.attach("on_getppid")
 
@@ -109,20 +109,20 @@ enum TaskStorageRecursionTests {
         func u64(_ name: String) throws -> UInt64 {
             try object.global(name, as: UInt64.self).pointee
         }
-        let me = try StorageSys.pidfdOpen(getpid())
+        let me = try Libc.pidfdOpen(getpid())
         defer { close(me) }
 
-        let cpus = StorageSys.onlineCPUs()
+        let cpus = Libc.onlineCPUs()
         let socketThreads = 16
-        let mapThreads = max(2, cpus)
+        let mapThreads = max(2, cpus.count)
         let seconds = 2.0
         let deadline = Clock.now() + seconds
         // Socket threads share CPU 0, so a task preempted inside the
         // sleepable program meets the others on the same CPU.
-        let results = try StorageThreads.run(socketThreads + mapThreads) {
+        let results = try Threads.run(socketThreads + mapThreads) {
             index -> (ops: Int, errors: [Int32]) in
             let isSocketThread = index < socketThreads
-            try? StorageSys.pin(to: isSocketThread ? 0 : index % cpus)
+            try? Libc.pin(to: isSocketThread ? 0 : cpus[index % cpus.count])
             var ops = 0
             var errors: [Int32] = []
             while Clock.now() < deadline && ops < 50_000 {
@@ -143,7 +143,7 @@ enum TaskStorageRecursionTests {
         let userOps = results[socketThreads...].reduce(0) { $0 + $1.ops }
         let errors = results.flatMap(\.errors)
         context.log(
-            "\(seconds) s on \(cpus) CPU(s): \(sockets) sockets by \(socketThreads) threads, "
+            "\(seconds) s on \(cpus.count) CPU(s): \(sockets) sockets by \(socketThreads) threads, "
                 + "\(userOps) user-space update+delete pairs by \(mapThreads) threads, "
                 + "\(try u64("syscall_ops")) sys_enter runs (get failed "
                 + "\(try u64("syscall_get_fail")), delete failed "

@@ -22,7 +22,7 @@ final class TaskOpsProgram {
     init(_ context: TestContext) throws {
         object = try BPFObject(path: context.objectPath("task_storage_ops"))
         try object.attach("on_getppid")
-        try object.global("target_tid", as: UInt32.self).pointee = StorageSys.gettid()
+        try object.global("target_tid", as: UInt32.self).pointee = Libc.gettid()
     }
 
     func global<T>(_ name: String, as type: T.Type) throws -> UnsafeMutablePointer<T> {
@@ -64,7 +64,7 @@ enum TaskStorageTests {
     static func userPidfdAccess(_ context: TestContext) throws {
         let map = try BPFMap.localStorage(
             .task, name: "task_user", valueSize: MemoryLayout<TaskValue>.size)
-        let me = try StorageSys.pidfdOpen(getpid())
+        let me = try Libc.pidfdOpen(getpid())
         defer { close(me) }
         let child = try ParkedProcess()
         let what = "TASK_STORAGE"
@@ -120,7 +120,7 @@ enum TaskStorageTests {
     static func bpfGetDeleteCurrent(_ context: TestContext) throws {
         let program = try TaskOpsProgram(context)
         let map = try program.object.map("task_map")
-        let me = try StorageSys.pidfdOpen(getpid())
+        let me = try Libc.pidfdOpen(getpid())
         defer { close(me) }
 
         try context.expect(

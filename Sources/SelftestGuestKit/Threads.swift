@@ -1,8 +1,8 @@
 import Glibc
 
-/// POSIX threads for the storage stress and race tests (the guest has no
-/// Foundation and no Dispatch).
-enum StorageThreads {
+/// POSIX threads for the concurrency, stress and race tests (the guest has
+/// no Foundation and no Dispatch).
+enum Threads {
     /// Runs `body(i)` for each `i` in `0..<count` on its own thread, joins
     /// them all and returns their results in order. A thread that never
     /// returns (a kernel deadlock) leaves the join hanging: the agent's
@@ -17,12 +17,12 @@ enum StorageThreads {
         var threads: [pthread_t] = []
         var failure: Int32 = 0
         for index in 0..<count {
-            let job = StorageThreadJob { results[index] = body(index) }
+            let job = ThreadJob { results[index] = body(index) }
             let raw = Unmanaged.passRetained(job).toOpaque()
             var thread = pthread_t()
-            let rc = pthread_create(&thread, nil, storageThreadMain, raw)
+            let rc = pthread_create(&thread, nil, threadMain, raw)
             if rc != 0 {
-                Unmanaged<StorageThreadJob>.fromOpaque(raw).release()
+                Unmanaged<ThreadJob>.fromOpaque(raw).release()
                 failure = rc
                 break
             }
@@ -37,14 +37,14 @@ enum StorageThreads {
 /// The work of one thread. @unchecked Sendable: the closure runs on the new
 /// thread only, and what it writes is read after `pthread_join`, which
 /// orders the two.
-private final class StorageThreadJob: @unchecked Sendable {
+private final class ThreadJob: @unchecked Sendable {
     let work: () -> Void
     init(_ work: @escaping () -> Void) { self.work = work }
 }
 
-private func storageThreadMain(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+private func threadMain(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
     guard let raw else { return nil }
-    Unmanaged<StorageThreadJob>.fromOpaque(raw).takeRetainedValue().work()
+    Unmanaged<ThreadJob>.fromOpaque(raw).takeRetainedValue().work()
     return nil
 }
 
