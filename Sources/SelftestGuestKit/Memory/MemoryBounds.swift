@@ -35,7 +35,9 @@ struct RatioBound {
         // PERCPU_HASH 4/8 ×1K: 123840 / 184320 (0.672): kmalloc rounding of the
         // element units, and the per-CPU values' object-cgroup pointers.
         case ("PERCPU_HASH", false):
-            RatioBound(low: 0.60, high: 0.80, why: "kmalloc rounding of the element units")
+            // The same map on the bpf-minimal build (tinyconfig's allocator):
+            // 123840 / 151552 (0.817), hence the upper bound.
+            RatioBound(low: 0.60, high: 0.85, why: "kmalloc rounding of the element units")
         // ARRAY 4 ×1K: 8456 / 16384 (0.516): a 8.6 KB array served as 16 KB;
         // ×64K: 524552 / 528384 (0.993); 256 ×1K: 262408 / 266240 (0.986).
         case ("ARRAY", _):

@@ -37,35 +37,46 @@ extension SkStorageAccessTests {
         let op = SkOpsProgram.Op.lockedAdd.rawValue
         let adds = lockedAdds
         // Threads 0 and 1 add from BPF; thread 2 reads under the lock until
-        // both are done (bounded by a count, in case they never finish). All
-        // three start together, so the reads overlap the updates.
+        // both are done. The adders go on past `adds` until the reader has
+        // made `overlapReads` reads (bounded by time): on one host thread
+        // (single-threaded TCG) or a kernel without preemption, the adders
+        // could otherwise finish before the reader ever ran.
+        let overlapReads = 100
         let ready = SharedCounter()
         let finished = SharedCounter()
-        let results = try Threads.run(3) { index -> (failures: Int, reads: Int, torn: Int) in
+        let readsSoFar = SharedCounter()
+        let results = try Threads.run(3) {
+            index -> (failures: Int, adds: Int, reads: Int, torn: Int) in
             ready.add(1)
             while ready.current < 3 {}
             if index < 2 {
                 var failures = 0
+                var done = 0
                 var argument: UInt64 = 0
                 let size = socklen_t(MemoryLayout<UInt64>.size)
-                for _ in 0..<adds where setsockopt(fd, level, op, &argument, size) != 0 {
-                    failures += 1
+                let deadline = Clock.now() + 3
+                while done < adds || (readsSoFar.current < overlapReads && Clock.now() < deadline) {
+                    if setsockopt(fd, level, op, &argument, size) != 0 { failures += 1 }
+                    done += 1
                 }
                 finished.add(1)
-                return (failures, 0, 0)
+                return (failures, done, 0, 0)
             }
             var reads = 0
             var torn = 0
-            while finished.current < 2 && reads < 100_000 {
+            while finished.current < 2 {
                 if case .success(let value) = map.lookup(fd, as: SkLockedValue.self, flags: lock) {
                     reads += 1
+                    readsSoFar.add(1)
                     if value.a != value.b { torn += 1 }
                 }
             }
-            return (0, reads, torn)
+            return (0, 0, reads, torn)
         }
         let failures = results[0].failures + results[1].failures
-        try context.expect(results[2].reads > 0, "no locked read overlapped the updates")
+        try context.expect(
+            results[2].reads >= overlapReads,
+            "only \(results[2].reads) locked reads overlapped the updates within 3 s")
         try context.expectEqual(failures, 0, "setsockopt() failures in the adding threads")
         try context.expectEqual(
             try program.u32("locked_misses"), 0,
@@ -75,12 +86,12 @@ extension SkStorageAccessTests {
             "\(what): BPF_F_LOCK lookups with a != b (of \(results[2].reads)) while BPF "
                 + "updated both under bpf_spin_lock")
         let end = try map.lookup(socket.fd, as: SkLockedValue.self, flags: lock).get()
-        let expected = UInt64(5 + 2 * adds)
+        let expected = UInt64(5 + results[0].adds + results[1].adds)
         try context.expectEqual(
             [end.a, end.b], [expected, expected],
-            "\(what): counters after \(2 * adds) increments under bpf_spin_lock")
+            "\(what): counters after \(expected - 5) increments under bpf_spin_lock")
         context.log(
-            "\(2 * adds) locked increments from 2 threads; \(results[2].reads) locked reads "
+            "\(expected - 5) locked increments from 2 threads; \(results[2].reads) locked reads "
                 + "meanwhile, none torn")
     }
 }
