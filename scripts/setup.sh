@@ -30,6 +30,15 @@ packages=(qemu-system-x86 libbpf-dev libelf-dev bpftool busybox-static pkg-confi
 if ! command -v clang >/dev/null || ! clang -print-targets 2>/dev/null | grep -qw bpf; then
     packages+=(clang llvm)
 fi
+# Building a kernel from a source tree (`selftests kernel build`, `run --tree`):
+# the compiler and Kbuild's host tools, pahole for BTF, and Debian's 6.12 source
+# (only the tarball; `selftests kernel source` unpacks it into the cache on first
+# use, which keeps this script quick).
+packages+=(gcc make flex bison bc libssl-dev libelf-dev cpio python3 git linux-source-6.12)
+# Debian ships pahole in its own package since bookworm; dwarves before that.
+if ! command -v pahole >/dev/null; then
+    if apt-cache show pahole >/dev/null 2>&1; then packages+=(pahole); else packages+=(dwarves); fi
+fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -21,6 +21,19 @@ extension Selftests {
             help: "The vmlinux matching --kernel, for its BTF (default: extracted from the image).")
         var vmlinux: String?
 
+        @Option(
+            name: .long,
+            help: "A kernel source tree to build (incrementally, under the cache) and test.")
+        var tree: String?
+
+        @Option(
+            name: .customLong("config"),
+            help: ArgumentHelp(
+                "With --tree: a config fragment on top of bpf-minimal (repeatable).",
+                discussion: "A name in vm/config (debug, kasan), 'selftests' for the tree's own "
+                    + "tools/testing/selftests/bpf/config, or a fragment file."))
+        var configs: [String] = []
+
         @Option(name: .long, help: "Tests to run: globs joined by commas, e.g. 'storage/sk/*'.")
         var filter: String?
 
@@ -71,6 +84,13 @@ extension Selftests {
             }
             if memory < 256 { throw ValidationError("--memory must be at least 256 (MiB)") }
             if cpus < 1 { throw ValidationError("--cpus must be at least 1") }
+            if tree != nil && (kernel != nil || vmlinux != nil) {
+                throw ValidationError(
+                    "--tree builds the kernel; it cannot go with --kernel or --vmlinux")
+            }
+            if tree == nil && !configs.isEmpty {
+                throw ValidationError("--config applies to a kernel built with --tree")
+            }
         }
 
         func run() throws {
@@ -89,10 +109,14 @@ extension Selftests {
             options.memoryMiB = memory
             options.cpus = cpus
             options.tcgThreading = tcgThreads
+            options.tree = tree
+            options.configs = configs
             let color =
                 !noColor && isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
             let observer = TerminalObserver(color: color)
-            let report = try RunPipeline(options: options, observer: observer).run()
+            var pipeline = RunPipeline(options: options, observer: observer)
+            pipeline.buildObserver = TerminalBuildObserver(interactive: isatty(2) == 1)
+            let report = try pipeline.run()
             if let junit {
                 try Data(JUnitReport.xml(for: report).utf8).write(to: URL(fileURLWithPath: junit))
             }

@@ -20,6 +20,10 @@ public struct RunOptions: Sendable {
     public var memoryMiB = 1024
     public var cpus = 2
     public var tcgThreading: TCGThreading = .single
+    /// A kernel source tree to build and test instead of `kernel`.
+    public var tree: String?
+    /// Config fragments on top of `bpf-minimal` for `tree` (names or files).
+    public var configs: [String] = []
 
     public init() {}
 }
@@ -34,6 +38,8 @@ public protocol RunObserver: Sendable {
 public struct RunPipeline: Sendable {
     public var options: RunOptions
     public var observer: RunObserver
+    /// Where a tree's build shows its progress; nil: as notes to `observer`.
+    public var buildObserver: (any KernelBuildObserver)?
 
     public init(options: RunOptions, observer: RunObserver) {
         self.options = options
@@ -77,9 +83,18 @@ public struct RunPipeline: Sendable {
         let digests = FileDigests(store: cache.entry("digests.json"))
         defer { digests.save() }
         let toolchain = try Toolchain.discover()
-        let kernel =
-            try options.kernel.map { try KernelImage(path: $0, vmlinux: options.vmlinux) }
-            ?? KernelImage.defaultKernel(cache: cache)
+        let kernel: KernelImage
+        if let tree = options.tree {
+            switch try treeKernel(tree, tests: tests, cache: cache, started: clock.started) {
+            case .kernel(let built): kernel = built
+            case .failed(let report): return report
+            }
+            clock.end("kernel-build")
+        } else {
+            kernel =
+                try options.kernel.map { try KernelImage(path: $0, vmlinux: options.vmlinux) }
+                ?? KernelImage.defaultKernel(cache: cache)
+        }
         observer.note("kernel \(kernel.release ?? "?") (\(kernel.path))")
 
         // The KVM probe boots a guest for seconds; let it overlap compiling.
@@ -159,8 +174,8 @@ public struct RunPipeline: Sendable {
                 runDirectory: runDirectory, bootTimeout: options.bootTimeout,
                 grace: options.watchdogGrace,
                 runDeadline: clock.started.addingTimeInterval(options.runTimeout),
-                memoryMiB: options.memoryMiB, cpus: options.cpus,
-                tcgThreading: options.tcgThreading)
+                memoryMiB: options.memoryMiB, cpus: options.cpus, tcgThreading: options.tcgThreading
+            )
             let outcome = try session.run(toRun, note: observer.note) { observer.finished($0) }
             records += outcome.records
             report.unattributedSplats = outcome.unattributedSplats
