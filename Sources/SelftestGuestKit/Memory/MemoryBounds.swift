@@ -10,8 +10,14 @@ struct RatioBound {
     var high: Double
     /// Why reported and measured differ for this kind of map.
     var why: String
+    /// Bytes of difference accepted whatever the ratio: a few pages of
+    /// unrelated charge are a large ratio on a small map. Zero where a
+    /// small difference would itself be the regression (local storage).
+    var slackBytes = 0
 
-    func contains(_ ratio: Double) -> Bool { ratio >= low && ratio <= high }
+    func contains(_ m: Measurement) -> Bool {
+        (m.ratio >= low && m.ratio <= high) || abs(m.reported - m.measured) <= slackBytes
+    }
 
     static func of(_ m: Measurement) -> RatioBound {
         switch (m.type, m.prealloc) {
@@ -47,8 +53,12 @@ struct RatioBound {
         case ("PERCPU_ARRAY", _):
             RatioBound(low: 1.40, high: 3.10, why: "per-CPU values charged to no cgroup")
         // RINGBUF 64 KiB: 78360 / 77824 (1.007); 1 MiB: 1065240 / 1069056 (0.996).
+        // On the bpf-minimal build, once, 64 KiB: 78360 / 90112 (0.87): three
+        // pages of other charge in the cgroup, hence the slack.
         case ("RINGBUF", _):
-            RatioBound(low: 0.95, high: 1.05, why: "page rounding of the page array")
+            RatioBound(
+                low: 0.95, high: 1.05, why: "page rounding of the page array",
+                slackBytes: 4 * 4096)
         // SK_STORAGE, 256 owners: 464 / 102400 (0.005); TASK_STORAGE, 64 owners:
         // 464 / 40960 (0.011); CGRP_STORAGE, 256 owners: 464 / 118784 (0.004).
         // memlock counts the map and its buckets, never the elements
