@@ -33,7 +33,7 @@ enum StorageRaceTests {
             context.log("without cgroup owners: \(reason)")
         }
         let object = try BPFObject(path: context.objectPath("storage_race"))
-        for program in ["map_free_exit", "sk_free_entry", "sk_free_exit"] {
+        for program in ["map_free_exit", "watch_free_entry", "watch_free_exit"] {
             try object.attach(program)
         }
         let watch = SkDestroyWatch(map: try object.map("watched"))
