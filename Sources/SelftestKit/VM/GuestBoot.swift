@@ -63,8 +63,8 @@ struct GuestBoot {
                 results: Self.read(configuration.resultsFile),
                 console: Self.read(configuration.consoleLog))
             let document = KTAPParser.parse(ktapText)
-            if document.results.count != lastSeen || document.startedTests.count > 0 {
-                if document.results.count != lastSeen { onProgress(document) }
+            if document.results.count != lastSeen {
+                onProgress(document)
                 lastSeen = document.results.count
             }
             let running =
@@ -129,9 +129,12 @@ struct GuestBoot {
     /// The KTAP stream: from the results port, or, when the guest has no
     /// such port (a kernel with virtio-console as a module, like Debian's
     /// 6.1 cloud image), from the console, where the agent then writes it.
-    static func ktap(results: String, console: String) -> String {
-        if results.contains("KTAP version") || !console.contains("KTAP version") { return results }
-        return console
+    /// The console is read only when the port has no KTAP: this runs every
+    /// poll, and the console log is the larger file.
+    static func ktap(results: String, console: @autoclosure () -> String) -> String {
+        if results.contains("KTAP version") { return results }
+        let text = console()
+        return text.contains("KTAP version") ? text : results
     }
 
     static func read(_ path: String) -> String {
