@@ -79,7 +79,8 @@ for name, (wall, make, cpu, steps) in rows.items():
     print(f"{name:<12} {fmt(wall):>9} {fmt(make):>9} {fmt(cpu):>9} {steps:>6}")
 print(f"incremental/clean: {rows['incremental'][0] / rows['clean'][0]:.3f}")
 print("targets on 2 cores: clean <= 15m, incremental <= 2m, no-op <= 20s")
-print(f"load average now: {open('/proc/loadavg').read().split()[:3]} (cpu/2: the idle-machine bound)")
+load = " ".join(open("/proc/loadavg").read().split()[:3])
+print(f"load average now: {load}; cpu/2 is the wall time 2 idle cores would need at best")
 try:
     run = json.load(open(f"{out}/run.json"))
     outcomes = ", ".join(f"{r['name']} {r['outcome']}" for r in run["records"])

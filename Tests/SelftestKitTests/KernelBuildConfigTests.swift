@@ -164,7 +164,7 @@ import Testing
         #expect(
             error.message
                 == "the kernel config lacks what the suite needs: CONFIG_DEBUG_INFO_BTF "
-                + "(vmlinux.h, CO-RE and fentry (needs pahole))")
+                + "(vmlinux.h, CO-RE and fentry; built by pahole)")
     }
 
     @Test func withoutPaholeTheRefusalSaysToInstallIt() {

@@ -95,7 +95,7 @@ public enum SuiteRequirements {
         ("CONFIG_64BIT", "the guest agent is an x86_64 binary"),
         ("CONFIG_BPF_SYSCALL", "the bpf() syscall"),
         ("CONFIG_BPF_JIT", "BPF trampolines"),
-        ("CONFIG_DEBUG_INFO_BTF", "vmlinux.h, CO-RE and fentry (needs pahole)"),
+        ("CONFIG_DEBUG_INFO_BTF", "vmlinux.h, CO-RE and fentry; built by pahole"),
         ("CONFIG_KALLSYMS", "attaching fentry/fexit by name"),
         ("CONFIG_FUNCTION_TRACER", "fentry/fexit"),
         ("CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS", "fentry/fexit trampolines"),
