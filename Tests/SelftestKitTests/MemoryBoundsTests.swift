@@ -22,6 +22,13 @@ import Testing
         #expect(!RatioBound.of(far).contains(far), "a doubled cost is still caught")
     }
 
+    @Test func aSmallArrayToleratesStrayPagesButNotALargeGap() {
+        let stray = measurement("ARRAY", reported: 8_456, measured: 28_672)
+        #expect(RatioBound.of(stray).contains(stray))
+        let large = measurement("ARRAY", reported: 524_552, measured: 1_200_000)
+        #expect(!RatioBound.of(large).contains(large))
+    }
+
     @Test func localStorageGetsNoSlack() {
         // memlock 464 against a cgroup charge of 500 would mean the elements
         // stopped being charged: it must fail although the bytes are close.

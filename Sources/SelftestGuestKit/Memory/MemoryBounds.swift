@@ -46,8 +46,12 @@ struct RatioBound {
             RatioBound(low: 0.60, high: 0.85, why: "kmalloc rounding of the element units")
         // ARRAY 4 ×1K: 8456 / 16384 (0.516): a 8.6 KB array served as 16 KB;
         // ×64K: 524552 / 528384 (0.993); 256 ×1K: 262408 / 266240 (0.986).
+        // In full-suite runs the 1K array once measured 28672 (three stray
+        // pages of other charge: 0.295) on both kernels; alone it is 16384.
         case ("ARRAY", _):
-            RatioBound(low: 0.50, high: 1.05, why: "kmalloc rounding of small arrays")
+            RatioBound(
+                low: 0.50, high: 1.05, why: "kmalloc rounding of small arrays",
+                slackBytes: 6 * 4096)
         // PERCPU_ARRAY 8 ×1K: 24840 / 16384 (1.516); ×64K: 1573128 / 528384 (2.977):
         // as for PERCPU_HASH, only the pointer array reaches the cgroup.
         case ("PERCPU_ARRAY", _):
