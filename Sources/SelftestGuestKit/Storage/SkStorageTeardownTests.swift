@@ -18,9 +18,16 @@ struct SkDestroyWatch {
     }
 
     /// Waits until every cookie's socket went through `bpf_sk_storage_free()`.
-    func waitDone(_ context: TestContext, _ cookies: [UInt64], seconds: Double) -> Bool {
-        context.waitUntil(seconds: seconds) {
+    /// Waits until `bpf_sk_storage_free()` has finished for every socket in
+    /// `cookies`; fails the test past `seconds`.
+    func requireDone(_ context: TestContext, _ cookies: [UInt64], seconds: Double) throws {
+        let done = context.waitUntil(seconds: seconds) {
             cookies.allSatisfy { (record($0)?.done ?? 0) > 0 }
+        }
+        if !done {
+            throw context.fail(
+                "bpf_sk_storage_free() did not finish for every closed socket within "
+                    + "\(seconds) s")
         }
     }
 }
@@ -93,11 +100,7 @@ extension SkStorageFamilyTests {
     static func expectDestroyed(
         _ context: TestContext, _ watch: SkDestroyWatch, _ cookies: [UInt64], elements: UInt32
     ) throws {
-        if !watch.waitDone(context, cookies, seconds: boundSeconds) {
-            throw context.fail(
-                "bpf_sk_storage_free() did not finish for every closed socket within "
-                    + "\(boundSeconds) s")
-        }
+        try watch.requireDone(context, cookies, seconds: boundSeconds)
         for cookie in cookies {
             let record = watch.record(cookie) ?? SkDestroyRecord()
             try context.expectEqual(

@@ -96,11 +96,7 @@ enum StorageRaceTests {
     static func expectDestroyed(
         _ context: TestContext, _ watch: SkDestroyWatch, _ cookies: [UInt64], survivors: Bool
     ) throws {
-        if !watch.waitDone(context, cookies, seconds: boundSeconds) {
-            throw context.fail(
-                "bpf_sk_storage_free() did not finish for every closed socket within "
-                    + "\(boundSeconds) s")
-        }
+        try watch.requireDone(context, cookies, seconds: boundSeconds)
         for cookie in cookies {
             let record = watch.record(cookie) ?? SkDestroyRecord()
             try context.expectEqual(
