@@ -9,11 +9,14 @@ public struct GuestImage: Sendable {
 
     /// The busybox applets the init script and tests call.
     static let applets = [
-        "sh", "mount", "mkdir", "ip", "poweroff", "cat", "echo", "ls", "sleep", "dmesg",
+        "sh", "mount", "mkdir", "ip", "reboot", "cat", "echo", "ls", "sleep", "dmesg",
     ]
 
     /// The init script: mount the filesystems BPF tests need, bring up
-    /// loopback, run the agent, power off. Runs as PID 1.
+    /// loopback, run the agent, end the VM. Runs as PID 1. It ends with a
+    /// reset, which QEMU's `-no-reboot` turns into an exit: unlike a power
+    /// off, that needs no ACPI in the guest kernel (without it, `poweroff -f`
+    /// only halts the CPU and the VM would sit until its time bound).
     static let initScript = """
         #!/bin/sh
         export PATH=/bin
@@ -29,7 +32,7 @@ public struct GuestImage: Sendable {
         echo "<5>selftests: init ready" > /dev/kmsg
         LD_LIBRARY_PATH=/lib /bin/selftests-guest /selftests/plan
         echo "<5>selftests: agent exited $?" > /dev/kmsg
-        poweroff -f
+        reboot -f
         """
 
     /// Builds (or finds) the base image for these inputs.
