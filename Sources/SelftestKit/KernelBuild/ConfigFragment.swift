@@ -121,7 +121,7 @@ public enum SuiteRequirements {
         ("CONFIG_VIRTIO_PCI", "the results port"),
         ("CONFIG_VIRTIO_CONSOLE", "the results port"),
         ("CONFIG_MAGIC_SYSRQ", "fixture/crash"),
-        ("CONFIG_ACPI", "`poweroff -f` ending QEMU"),
+        ("CONFIG_ACPI", "a second CPU: QEMU's MP table lists only the boot CPU"),
     ]
 
     /// The required options `config` (a resolved `.config`) does not set.
