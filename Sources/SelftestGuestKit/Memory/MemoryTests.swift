@@ -74,11 +74,12 @@ enum MemoryTests {
         try context.expect(
             m.measured > 0, "\(what): the cgroup was charged \(m.measured) bytes for the map")
         let bound = RatioBound.of(m)
-        let ratio = (m.ratio * 1000).rounded() / 1000
+        let ratio = (bound.ratio(m) * 1000).rounded() / 1000
+        let less = bound.unchargedBytes > 0 ? " less \(bound.unchargedBytes) uncharged" : ""
         try context.expect(
             bound.contains(m),
-            "\(what): reported/measured \(ratio) (memlock \(m.reported), cgroup \(m.measured)) "
-                + "is outside [\(bound.low), \(bound.high)] (\(bound.why))"
+            "\(what): reported/measured \(ratio) (memlock \(m.reported)\(less), cgroup "
+                + "\(m.measured)) is outside [\(bound.low), \(bound.high)] (\(bound.why))"
                 + (bound.slackBytes > 0
                     ? " and they differ by more than \(bound.slackBytes) bytes" : ""))
         // The machine must have seen what the cgroup was charged: from 1 MiB
