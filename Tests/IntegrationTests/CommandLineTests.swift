@@ -38,9 +38,38 @@ extension VirtualMachineSuites {
             #expect(result.stderrText.contains("no test matches"))
         }
 
-        @Test func badOptionValuesAreExit2() throws {
-            #expect(try selftests(["run", "--accel", "warp"]).status == 2)
-            #expect(try selftests(["run", "--memory", "12"]).status == 2)
+        /// `run` and `memory` share their kernel and machine options, and
+        /// the checks on them: each refusal is exit 2 and says why.
+        @Test(arguments: ["run", "memory"])
+        func badOptionValuesAreExit2(command: String) throws {
+            let refusals: [([String], String)] = [
+                (["--accel", "warp"], "warp"),
+                (["--memory", "12"], "--memory must be at least 256"),
+                (["--cpus", "0"], "--cpus must be at least 1"),
+                (["--boot-timeout", "0"], "timeouts must be positive"),
+                (["--tree", "/src/linux", "--kernel", "/boot/vmlinuz"], "cannot go with --kernel"),
+                (["--config", "debug"], "--config applies to a kernel built with --tree"),
+            ]
+            for (arguments, said) in refusals {
+                let result = try selftests([command] + arguments)
+                #expect(result.status == 2, "\(command) \(arguments)")
+                #expect(
+                    result.stderrText.contains(said),
+                    "\(command) \(arguments): \(result.stderrText)")
+            }
+        }
+
+        /// `memory --tree` goes to the same build as `run --tree`: a
+        /// directory that is no kernel tree is refused before anything runs.
+        @Test(arguments: ["run", "memory"])
+        func aTreeThatIsNoKernelIsExit2NamingIt(command: String) throws {
+            let dir = FileManager.default.temporaryDirectory
+                .appendingPathComponent("not-a-tree-\(getpid())")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let result = try selftests([command, "--tree", dir.path])
+            #expect(result.status == 2)
+            #expect(result.stderrText.contains("\(dir.path) is not a kernel source tree"))
         }
 
         @Test func aFailingTestIsExit1WithJUnitAndJSON() throws {

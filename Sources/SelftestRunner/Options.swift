@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import SelftestKit
+
+extension AcceleratorChoice.Request: ExpressibleByArgument {}
+extension TCGThreading: ExpressibleByArgument {}
+
+/// Which kernel a command boots: a prebuilt image, or a tree it builds.
+/// Shared by `run` and `memory`.
+struct KernelOptions: ParsableArguments {
+    @Option(
+        name: .long, help: "A bzImage to test (default: the kernel scripts/setup.sh installed).")
+    var kernel: String?
+
+    @Option(
+        name: .long,
+        help: "The vmlinux matching --kernel, for its BTF (default: extracted from the image).")
+    var vmlinux: String?
+
+    @Option(
+        name: .long,
+        help: "A kernel source tree to build (incrementally, under the cache) and test.")
+    var tree: String?
+
+    @Option(
+        name: .customLong("config"),
+        help: ArgumentHelp(
+            "With --tree: a config fragment on top of bpf-minimal (repeatable).",
+            discussion: "A name in vm/config (debug, kasan), 'selftests' for the tree's own "
+                + "tools/testing/selftests/bpf/config, or a fragment file."))
+    var configs: [String] = []
+
+    func validate() throws {
+        if tree != nil && (kernel != nil || vmlinux != nil) {
+            throw ValidationError(
+                "--tree builds the kernel; it cannot go with --kernel or --vmlinux")
+        }
+        if tree == nil && !configs.isEmpty {
+            throw ValidationError("--config applies to a kernel built with --tree")
+        }
+    }
+
+    func apply(to options: inout RunOptions) {
+        options.kernel = kernel
+        options.vmlinux = vmlinux
+        options.tree = tree
+        options.configs = configs
+    }
+}
+
+/// How the guest runs and where the cache is. Shared by `run` and `memory`.
+struct MachineOptions: ParsableArguments {
+    @Option(name: .long, help: "auto: KVM only if it really runs the guest, else TCG; or kvm, tcg.")
+    var accel: AcceleratorChoice.Request = .auto
+
+    @Option(name: .long, help: "Cache directory (default: $XDG_CACHE_HOME/selftests).")
+    var cacheDir: String?
+
+    @Option(name: .long, help: "Guest memory in MiB (default: 1024; 2048 for memory --large).")
+    var memory: Int?
+
+    @Option(name: .long, help: "Guest CPUs.")
+    var cpus: Int = 2
+
+    @Option(name: .long, help: "TCG vCPU threads: single (no cross-vCPU races) or multi.")
+    var tcgThreads: TCGThreading = .single
+
+    @Option(name: .long, help: "Seconds the kernel may take to start the agent.")
+    var bootTimeout: Double = 60
+
+    @Option(name: .long, help: "Seconds the whole run may take.")
+    var runTimeout: Double = 1800
+
+    @Flag(name: .long, help: "Never color the output.")
+    var noColor = false
+
+    func validate() throws {
+        if bootTimeout <= 0 || runTimeout <= 0 {
+            throw ValidationError("timeouts must be positive")
+        }
+        if let memory, memory < 256 {
+            throw ValidationError("--memory must be at least 256 (MiB)")
+        }
+        if cpus < 1 { throw ValidationError("--cpus must be at least 1") }
+    }
+
+    /// Colored output: on a terminal, unless --no-color or NO_COLOR says not.
+    var color: Bool {
+        !noColor && isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+    }
+
+    func apply(to options: inout RunOptions, defaultMemory: Int = 1024) {
+        options.accelerator = accel
+        options.cacheDirectory = cacheDir.map { URL(fileURLWithPath: $0) }
+        options.memoryMiB = memory ?? defaultMemory
+        options.cpus = cpus
+        options.tcgThreading = tcgThreads
+        options.bootTimeout = bootTimeout
+        options.runTimeout = runTimeout
+    }
+}
+
+extension RunPipeline {
+    /// The pipeline as the commands run it: notes and live lines on the
+    /// terminal, a tree's build progress on stderr.
+    static func forTerminal(_ options: RunOptions, color: Bool) -> RunPipeline {
+        var pipeline = RunPipeline(options: options, observer: TerminalObserver(color: color))
+        pipeline.buildObserver = TerminalBuildObserver(interactive: isatty(2) == 1)
+        return pipeline
+    }
+}
+
+/// Prints notes to stderr and one line per finished test to stdout.
+struct TerminalObserver: RunObserver {
+    var color: Bool
+
+    func note(_ text: String) {
+        FileHandle.standardError.write(Data("selftests: \(text)\n".utf8))
+    }
+
+    func finished(_ record: TestRecord) {
+        print(TerminalReport.line(for: record, color: color))
+        fflush(nil)
+    }
+}
