@@ -32,6 +32,7 @@ struct ConsoleLogTests {
         ("null-deref-oops-6.12.log", [.oops], ["splat/null"]),
         ("gpf-oops-6.12.log", [.oops], ["splat/gpf"]),
         ("null-deref-oops-panic-6.12.log", [.oops], ["splat/null_panic"]),
+        ("lockdep-kasan-6.12.log", [.lockdep, .kasan], ["splat/lockdep", "splat/kasan"]),
     ])
     func splatsPerFixture(file: String, kinds: [Splat.Kind], tests: [String?]) throws {
         let log = try Self.log(file)
@@ -39,6 +40,45 @@ struct ConsoleLogTests {
         #expect(log.splats.map(\.test) == tests)
         #expect(log.panicked == kinds.contains { $0.isCrash })
         #expect(log.splats.allSatisfy { $0.lines.count <= ConsoleLog.maxLines })
+    }
+
+    /// Real reports from a bpf-minimal + debug + kasan build: lockdep's
+    /// and KASAN's own blank lines and rulers stay inside each report, and
+    /// each ends where the kernel ends it.
+    @Test func lockdepAndKASANReportsAreWholeAndPinnedOnTheirTests() throws {
+        let log = try Self.log("lockdep-kasan-6.12.log")
+        #expect(!log.panicked)
+        #expect(log.unfinishedTest == nil)
+        let lockdep = try #require(log.splats.first)
+        #expect(lockdep.title == "WARNING: possible circular locking dependency detected")
+        #expect(lockdep.lines.contains { $0.contains("(splat_a){+.+.}-{3:3}, at: ") })
+        #expect(lockdep.lines.contains("the existing dependency chain (in reverse order) is:"))
+        #expect(lockdep.lines.contains(" print_circular_bug+0x5a8/0x9a0"))
+        #expect(lockdep.lines.last == " </TASK>")
+        let kasan = try #require(log.splats.last)
+        #expect(kasan.title == "BUG: KASAN: slab-use-after-free in splat_use_after_free+0xe0/0x100")
+        #expect(kasan.lines.contains("Read of size 1 at addr ffff888000b57c88 by task init/1"))
+        #expect(kasan.lines.contains { $0.hasPrefix(">ffff888000b57c80: fa fb") })
+        #expect(kasan.lines.contains(" splat_write+0xaa/0xe0"))
+        // The report ends at its closing ruler: the module's next line is not in it.
+        #expect(!kasan.lines.contains { $0.contains("read 1 after free") })
+    }
+
+    /// Without the markers between them (rate-limited, or a report outside
+    /// any test), the lockdep report still ends at its stack dump's
+    /// `</TASK>`, and the KASAN report keeps its opening ruler.
+    @Test func aLockdepReportEndsAtItsStackDumpWithoutAMarker() throws {
+        let text = try ParserFixture.text("console/lockdep-kasan-6.12.log")
+            // QEMU's serial log ends lines with CRLF, one Character in Swift.
+            .split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+            .filter { !$0.contains("selftests: end splat/lockdep") }
+            .filter { !$0.contains("selftests: start splat/kasan") }
+            .joined(separator: "\n")
+        let log = ConsoleLog.parse(text)
+        #expect(log.splats.map(\.kind) == [.lockdep, .kasan])
+        #expect(log.splats.map(\.test) == ["splat/lockdep", "splat/lockdep"])
+        #expect(log.splats.first?.lines.last == " </TASK>")
+        #expect(log.splats.last?.lines.first?.allSatisfy { $0 == "=" } == true)
     }
 
     @Test func hungTaskAndSysrqPanicAreEachOneSplatWithinTheirMarkers() throws {

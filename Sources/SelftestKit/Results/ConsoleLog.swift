@@ -3,7 +3,8 @@
 /// Each kernel report becomes one `Splat`: its title line (timestamps dropped),
 /// any `cut here` or `====` line before it, and the lines after it up to `---[ end
 /// trace`, `---[ end Kernel panic`, the closing `====` of a KASAN or UBSAN report,
-/// a blank line (not in KASAN and lockdep reports, which contain them), the next
+/// the `</TASK>` of the one stack dump that ends a lockdep report, a blank line
+/// (not in KASAN and lockdep reports, which contain them), the next
 /// report, a test marker, or `maxLines`. `rcu: ` lines join the last RCU stall even
 /// when another CPU's report comes in between. Lines that belong to the report
 /// being read do not start one: the `Oops:` after a `BUG:` page fault or `kernel BUG
@@ -29,8 +30,9 @@ public struct ConsoleLog: Sendable, Equatable {
         }
     }
 
-    /// The most lines kept per splat.
-    public static let maxLines = 100
+    /// The most lines kept per splat: a lockdep report of a two-lock cycle
+    /// is 105 (a captured one), longer chains more.
+    public static let maxLines = 200
 
     public var splats: [Splat] = []
     public var markers: [Marker] = []
@@ -133,6 +135,7 @@ public struct ConsoleLog: Sendable, Equatable {
             if text.hasPrefix("---[ end trace") || text.hasPrefix("---[ end Kernel panic")
                 || ((splat.kind == .kasan || splat.title.hasPrefix("UBSAN:"))
                     && SplatRules.isSeparator(text))
+                || (splat.kind == .lockdep && text == " </TASK>")
             {
                 open = nil
             }
