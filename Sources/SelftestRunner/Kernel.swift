@@ -30,10 +30,7 @@ extension Selftests.Kernel {
 
         @Option(
             name: .customLong("config"),
-            help: ArgumentHelp(
-                "A config fragment on top of bpf-minimal (repeatable).",
-                discussion: "A name in vm/config (debug, kasan), 'selftests' for the tree's own "
-                    + "tools/testing/selftests/bpf/config, or a fragment file."))
+            help: .configFragment("A config fragment on top of bpf-minimal (repeatable)."))
         var configs: [String] = []
 
         @Option(name: .long, help: "Parallel make jobs (default: the number of CPUs).")

@@ -24,10 +24,7 @@ struct KernelOptions: ParsableArguments {
 
     @Option(
         name: .customLong("config"),
-        help: ArgumentHelp(
-            "With --tree: a config fragment on top of bpf-minimal (repeatable).",
-            discussion: "A name in vm/config (debug, kasan), 'selftests' for the tree's own "
-                + "tools/testing/selftests/bpf/config, or a fragment file."))
+        help: .configFragment("With --tree: a config fragment on top of bpf-minimal (repeatable)."))
     var configs: [String] = []
 
     func validate() throws {
@@ -97,6 +94,16 @@ struct MachineOptions: ParsableArguments {
         options.tcgThreading = tcgThreads
         options.bootTimeout = bootTimeout
         options.runTimeout = runTimeout
+    }
+}
+
+extension ArgumentHelp {
+    /// `--config`, wherever a command builds a tree: what a fragment can be.
+    static func configFragment(_ abstract: String) -> ArgumentHelp {
+        ArgumentHelp(
+            abstract,
+            discussion: "A name in vm/config (debug, kasan), 'selftests' for the tree's own "
+                + "tools/testing/selftests/bpf/config, or a fragment file.")
     }
 }
 
