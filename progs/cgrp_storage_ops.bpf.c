@@ -21,13 +21,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "local_storage.h"
 
 /* BPF_MAP_TYPE_CGRP_STORAGE, absent from older kernels' vmlinux.h. */
 #define MAP_TYPE_CGRP_STORAGE 32
 /* "cgrpstor": marks values this program or the test wrote. */
 #define CGRP_MAGIC 0x6367727073746f72ULL
 #define NR_GETPPID 110		/* x86_64 */
-#define MAX_ELEMS 16
 
 enum cgrp_op {
 	CGRP_OP_GET = 1,
@@ -111,23 +111,11 @@ int BPF_PROG(on_getppid, struct pt_regs *regs, long id)
 	return 0;
 }
 
-static __u32 count_elems(struct cgroup *cgrp)
+static __u32 cgrp_elems(struct cgroup *cgrp)
 {
 	struct cgroup___with_storage *c = (void *)cgrp;
-	struct bpf_local_storage *storage;
-	struct hlist_node *node;
-	__u32 n = 0;
-	int i;
 
-	storage = BPF_CORE_READ(c, bpf_cgrp_storage);
-	if (!storage)
-		return 0;
-	node = BPF_CORE_READ(storage, list.first);
-	for (i = 0; i < MAX_ELEMS && node; i++) {
-		n++;
-		node = BPF_CORE_READ(node, next);
-	}
-	return n;
+	return count_elems(BPF_CORE_READ(c, bpf_cgrp_storage));
 }
 
 static bool is_watched(struct cgroup *cgrp)
@@ -141,7 +129,7 @@ int BPF_PROG(free_entry, struct cgroup *cgrp)
 	if (!is_watched(cgrp))
 		return 0;
 	free_entry_calls++;
-	elems_at_entry = count_elems(cgrp);
+	elems_at_entry = cgrp_elems(cgrp);
 	return 0;
 }
 
@@ -150,7 +138,7 @@ int BPF_PROG(free_exit, struct cgroup *cgrp)
 {
 	if (!is_watched(cgrp))
 		return 0;
-	elems_at_exit = count_elems(cgrp);
+	elems_at_exit = cgrp_elems(cgrp);
 	free_done = 1;
 	return 0;
 }

@@ -15,10 +15,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "local_storage.h"
 
 /* "inodstor": marks values this program wrote. */
 #define INODE_MAGIC 0x696e6f6473746f72ULL
-#define MAX_ELEMS 16
 
 /* Mirrored by InodeValue in InodeStorageTests.swift: 24 bytes. */
 struct inode_value {
@@ -113,20 +113,9 @@ int BPF_PROG(on_inode_free, struct inode *inode)
 SEC("fexit/bpf_inode_storage_free")
 int BPF_PROG(free_exit, struct inode *inode)
 {
-	struct bpf_local_storage *storage = (void *)storage_at_free;
-	struct hlist_node *node;
-	int i;
-
 	if (!is_watched(inode))
 		return 0;
-	elems_at_exit = 0;
-	if (storage) {
-		node = BPF_CORE_READ(storage, list.first);
-		for (i = 0; i < MAX_ELEMS && node; i++) {
-			elems_at_exit++;
-			node = BPF_CORE_READ(node, next);
-		}
-	}
+	elems_at_exit = count_elems((void *)storage_at_free);
 	free_done = 1;
 	return 0;
 }

@@ -16,6 +16,7 @@
 #ifndef MAX_ELEMS
 #define MAX_ELEMS 32
 #endif
+#include "local_storage.h"
 /* Sockets one test may watch. */
 #ifndef MAX_WATCHED
 #define MAX_WATCHED 256
@@ -35,22 +36,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct sk_destroy_record);
 } watched SEC(".maps");
-
-static __u32 count_elems(struct bpf_local_storage *storage)
-{
-	struct hlist_node *node;
-	__u32 n = 0;
-	int i;
-
-	if (!storage)
-		return 0;
-	node = BPF_CORE_READ(storage, list.first);
-	for (i = 0; i < MAX_ELEMS && node; i++) {
-		n++;
-		node = BPF_CORE_READ(node, next);
-	}
-	return n;
-}
 
 static struct sk_destroy_record *record_of(struct sock *sk)
 {
