@@ -210,14 +210,8 @@ public struct TreeIdentity: Sendable, Equatable {
         guard let git, Cache.exists(tree.appendingPathComponent(".git")) else {
             return TreeIdentity()
         }
-        let head = try? runner.run(
-            Command(git, ["-C", tree.path, "rev-parse", "HEAD"]), timeout: 60)
-        guard let head, head.succeeded else { return TreeIdentity() }
-        let status = try? runner.run(
-            Command(git, ["-C", tree.path, "status", "--porcelain", "--untracked-files=no"]),
-            timeout: 300)
-        return TreeIdentity(
-            commit: head.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines),
-            dirty: status.map { $0.succeeded ? !$0.stdout.isEmpty : true })
+        let repository = Git(tree, executable: git, runner: runner)
+        guard let head = try? repository.commit("HEAD") else { return TreeIdentity() }
+        return TreeIdentity(commit: head, dirty: (try? repository.isDirty()) ?? true)
     }
 }

@@ -68,23 +68,16 @@ public enum KernelSource {
     /// `git init` and one commit of every file, with a fixed author and date
     /// so that the same tarball always gives the same commit id.
     static func commit(_ dir: URL, message: String, date: String, runner: CommandRunning) throws {
-        let git = ["-C", dir.path, "-c", "core.looseCompression=1", "-c", "gc.auto=0"]
-        let identity = [
-            "GIT_AUTHOR_NAME": "selftests", "GIT_AUTHOR_EMAIL": "selftests@localhost",
-            "GIT_COMMITTER_NAME": "selftests", "GIT_COMMITTER_EMAIL": "selftests@localhost",
-            "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date,
-        ]
-        let steps: [[String]] = [
-            ["init", "-q", "-b", "main"],
-            // -f: the tarball is the source of truth, even files its .gitignore names.
-            ["add", "-A", "-f"],
+        let git = Git(dir, runner: runner)
+        var identity = Git.identity
+        identity["GIT_AUTHOR_DATE"] = date
+        identity["GIT_COMMITTER_DATE"] = date
+        try git.checked(["-c", "core.looseCompression=1", "init", "-q", "-b", "main"])
+        // -f: the tarball is the source of truth, even files its .gitignore names.
+        try git.checked(["-c", "core.looseCompression=1", "add", "-A", "-f"], timeout: 3600)
+        try git.checked(
             ["commit", "-q", "--no-verify", "--no-gpg-sign", "-m", message],
-        ]
-        for step in steps {
-            try check(
-                runner.run(Command("git", git + step, environment: identity), timeout: 3600),
-                "git " + step.joined(separator: " "))
-        }
+            environment: identity, timeout: 3600)
     }
 
     static func commitMessage(tarball: String) -> String {
