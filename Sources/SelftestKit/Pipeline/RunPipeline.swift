@@ -1,6 +1,5 @@
 import Foundation
 import SelftestCatalog
-import Synchronization
 
 /// What `selftests run` was asked to do.
 public struct RunOptions: Sendable {
@@ -22,6 +21,8 @@ public struct RunOptions: Sendable {
     public var tcgThreading: TCGThreading = .single
     /// A kernel source tree to build and test instead of `kernel`.
     public var tree: String?
+    /// Seconds a kernel build may take.
+    public var buildTimeout: Double = 3 * 3600
     /// Config fragments on top of `bpf-minimal` for `tree` (names or files).
     public var configs: [String] = []
 
@@ -32,6 +33,31 @@ public struct RunOptions: Sendable {
 public protocol RunObserver: Sendable {
     func note(_ text: String)
     func finished(_ record: TestRecord)
+}
+
+/// How a single-kernel run ended.
+public enum RunOutcome: Sendable {
+    case ran(RunReport)
+    /// The tree did not compile; the report has every test as `build-error`.
+    case kernelDidNotBuild(KernelBuildFailure, RunReport)
+
+    public var report: RunReport {
+        switch self {
+        case .ran(let report), .kernelDidNotBuild(_, let report): report
+        }
+    }
+
+    /// `git bisect run`'s codes: 0 good, 1 bad, 125 the kernel does not
+    /// build (skip), 128 no verdict (abort; the runner failed, or the guest
+    /// gave no answer for a test).
+    public var bisectExitCode: Int32 {
+        switch self {
+        case .kernelDidNotBuild: return 125
+        case .ran(let report):
+            if report.records.contains(where: { $0.outcome == .infraError }) { return 128 }
+            return report.exitCode
+        }
+    }
 }
 
 /// The whole pipeline once: kernel → BTF → progs → image → VM → verdicts.
@@ -63,129 +89,57 @@ public struct RunPipeline: Sendable {
     }
 
     public static func selectTests(filter: String?) throws -> [TestSpec] {
-        let selected = TestFilter(filter).select(from: Catalog.all)
-        if selected.isEmpty {
-            throw SelftestError(
-                .usage, "no test matches --filter '\(filter ?? "")'",
-                fix: "run `selftests list` to see the names; globs like 'storage/*' work")
-        }
-        return selected
+        try TestBench.selectTests(filter: filter)
     }
 
+    /// One kernel: `--kernel`, the default, or `--tree` built first. A tree
+    /// that does not compile makes every selected test a `build-error`
+    /// record, so that CI's JUnit and JSON show why nothing ran.
     public func run() throws -> RunReport {
-        let clock = PhaseClock()
-        let tests = try Self.selectTests(filter: options.filter).map { spec in
-            var spec = spec
-            if let timeout = options.testTimeout { spec.timeoutSeconds = timeout }
-            return spec
-        }
-        let cache = Cache(root: options.cacheDirectory ?? Cache.defaultRoot())
-        let digests = FileDigests(store: cache.entry("digests.json"))
-        defer { digests.save() }
-        let toolchain = try Toolchain.discover()
-        let kernel: KernelImage
+        try evaluate().report
+    }
+
+    /// As `run()`, saying apart a kernel that did not build.
+    public func evaluate() throws -> RunOutcome {
+        let started = Date()
+        let bench = try TestBench(options: options, observer: observer, buildObserver: buildObserver)
+        let kernel: KernelUnderTest
+        var buildSeconds: Double?
         if let tree = options.tree {
-            switch try treeKernel(tree, tests: tests, cache: cache, started: clock.started) {
-            case .kernel(let built): kernel = built
-            case .failed(let report): return report
-            }
-            clock.end("kernel-build")
-        } else {
-            kernel =
-                try options.kernel.map { try KernelImage(path: $0, vmlinux: options.vmlinux) }
-                ?? KernelImage.defaultKernel(cache: cache)
-        }
-        observer.note("kernel \(kernel.release ?? "?") (\(kernel.path))")
-
-        // The KVM probe boots a guest for seconds; let it overlap compiling.
-        let kvm = Mutex<KVMState?>(nil)
-        let probeDone = DispatchSemaphore(value: 0)
-        if options.accelerator == .auto {
-            let probe = KVMProbe(qemu: toolchain.qemu, cache: cache)
-            let path = kernel.path
-            DispatchQueue.global().async {
-                let state = probe.state(kernel: path)
-                kvm.withLock { $0 = state }
-                probeDone.signal()
+            let result = try bench.build(tree: URL(fileURLWithPath: tree))
+            buildSeconds = Date().timeIntervalSince(started)
+            switch result {
+            case .built(let product):
+                kernel = try KernelUnderTest.built(product, digests: bench.digests)
+            case .failed(let failure):
+                return .kernelDidNotBuild(
+                    failure,
+                    Self.report(for: failure, tests: bench.tests, started: started, observer: observer))
             }
         } else {
-            probeDone.signal()
+            kernel = try bench.prebuiltKernel()
         }
+        let directory = try RunDirectories.create(in: bench.cache)
+        var report = try bench.run(kernel: kernel, in: directory)
+        if let buildSeconds { report.phases["kernel-build"] = buildSeconds }
+        return .ran(report)
+    }
 
-        let header = try VmlinuxHeader.make(
-            for: kernel, toolchain: toolchain, cache: cache, digests: digests)
-        let compiler = ProgramCompiler(
-            progsDirectory: options.progsDirectory ?? Self.defaultProgsDirectory,
-            toolchain: toolchain, header: header, cache: cache)
-        let needed = Array(Set(tests.compactMap(\.object))).sorted()
-        let products = try compiler.compile(needed)
-        var objects: [String: URL] = [:]
-        var buildErrors: [String: String] = [:]
-        for (name, product) in products {
-            switch product {
-            case .object(let url, _): objects[name] = url
-            case .failed(let message): buildErrors[name] = message
-            }
-        }
-        if !needed.isEmpty {
-            let cached = products.values.filter {
-                if case .object(_, true) = $0 { true } else { false }
-            }.count
-            observer.note(
-                "programs: \(objects.count - cached) compiled, \(cached) cached, "
-                    + "\(buildErrors.count) failed")
-        }
-        clock.end("compile")
-
-        let image = try GuestImage.make(
-            agent: options.agent ?? Self.defaultAgent, objects: objects, toolchain: toolchain,
-            cache: cache, digests: digests)
-        clock.end("image")
-
-        probeDone.wait()
-        let choice = try AcceleratorChoice.decide(
-            options.accelerator, kvm: kvm.withLock { $0 } ?? .unprobed)
-        if let note = choice.note { observer.note(note) }
-        clock.end("probe")
-
-        var records: [TestRecord] = []
-        var toRun: [TestSpec] = []
-        for test in tests {
-            if let object = test.object, let message = buildErrors[object] {
-                let record = TestRecord(
-                    name: test.name, outcome: .buildError,
-                    message: "progs/\(object).bpf.c does not compile:\n\(message)")
-                observer.finished(record)
-                records.append(record)
-            } else {
-                toRun.append(test)
-            }
-        }
-
-        let runDirectory = try RunDirectories.create(in: cache)
+    /// The report of a run whose tree did not build: every test a
+    /// `build-error` carrying the compiler's first error.
+    static func report(
+        for failure: KernelBuildFailure, tests: [TestSpec], started: Date, observer: RunObserver
+    ) -> RunReport {
         var report = RunReport(
-            kernel: kernel.path, kernelRelease: kernel.release,
-            accelerator: choice.accelerator.rawValue,
-            startedAt: ISO8601DateFormatter().string(from: clock.started),
-            artifactsDirectory: runDirectory.path)
-        if !toRun.isEmpty {
-            let session = GuestSession(
-                toolchain: toolchain, kernel: kernel, image: image, accelerator: choice.accelerator,
-                runDirectory: runDirectory, bootTimeout: options.bootTimeout,
-                grace: options.watchdogGrace,
-                runDeadline: clock.started.addingTimeInterval(options.runTimeout),
-                memoryMiB: options.memoryMiB, cpus: options.cpus, tcgThreading: options.tcgThreading
-            )
-            let outcome = try session.run(toRun, note: observer.note) { observer.finished($0) }
-            records += outcome.records
-            report.unattributedSplats = outcome.unattributedSplats
-            report.kernelRelease = outcome.kernelRelease ?? report.kernelRelease
-            report.phases = outcome.phases
+            kernel: failure.tree, accelerator: "none",
+            startedAt: ISO8601DateFormatter().string(from: started))
+        report.kernelIdentity = KernelIdentity(
+            path: failure.tree, tree: failure.tree, commit: failure.commit)
+        report.phases["kernel-build"] = failure.seconds
+        report.records = tests.map {
+            TestRecord(name: $0.name, outcome: .buildError, message: failure.message)
         }
-        let order = Dictionary(
-            tests.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
-        report.records = records.sorted { (order[$0.name] ?? 0) < (order[$1.name] ?? 0) }
-        for (phase, seconds) in clock.phases { report.phases[phase] = seconds }
+        for record in report.records { observer.finished(record) }
         return report
     }
 }
@@ -197,26 +151,13 @@ final class PhaseClock: @unchecked Sendable {
     private var last = Date()
     private(set) var phases: [String: Double] = [:]
 
-    func end(_ phase: String) {
+    /// Ends `phase` now; returns its seconds.
+    @discardableResult
+    func end(_ phase: String) -> Double {
         let now = Date()
-        phases[phase, default: 0] += now.timeIntervalSince(last)
+        let seconds = now.timeIntervalSince(last)
+        phases[phase, default: 0] += seconds
         last = now
-    }
-}
-
-/// Per-run artifact directories under the cache, the newest few kept.
-enum RunDirectories {
-    static let keep = 20
-
-    static func create(in cache: Cache) throws -> URL {
-        let stamp = ISO8601DateFormatter().string(from: Date())
-            .replacingOccurrences(of: ":", with: "")
-        let dir = try cache.directory("runs", "\(stamp)-\(getpid())")
-        let all =
-            (try? FileManager.default.contentsOfDirectory(atPath: cache.entry("runs").path)) ?? []
-        for old in all.sorted().dropLast(keep) {
-            try? FileManager.default.removeItem(at: cache.entry("runs", old))
-        }
-        return dir
+        return seconds
     }
 }

@@ -102,6 +102,9 @@ public struct RunReport: Sendable, Codable, Equatable {
     public var unattributedSplats: [Splat]
     /// Where the console logs and KTAP streams of this run are kept.
     public var artifactsDirectory: String?
+    /// What the kernel was: its image digest, and the tree, commit and config
+    /// it was built from when this runner built it.
+    public var kernelIdentity: KernelIdentity?
 
     public init(
         kernel: String, kernelRelease: String? = nil, accelerator: String, startedAt: String,

@@ -1,0 +1,179 @@
+import Foundation
+import SelftestCatalog
+import Synchronization
+
+/// What stays the same across every kernel of a run: the selected tests,
+/// the tools, the cache, how the guest runs. `run(kernel:tests:in:)` is the
+/// pipeline from one kernel to its verdicts (BTF → progs → image → VM →
+/// records); `run`, `series` and `bisect` all go through it, once per kernel.
+public final class TestBench: Sendable {
+    public let options: RunOptions
+    public let observer: RunObserver
+    /// Where a tree's build shows its progress.
+    public let buildObserver: any KernelBuildObserver
+    /// The selected tests, with `--test-timeout` applied.
+    public let tests: [TestSpec]
+    public let cache: Cache
+    public let digests: FileDigests
+    let toolchain: Toolchain
+    /// Decided at the first boot (the KVM probe needs a kernel), then kept.
+    private let accelerator = Mutex<AcceleratorChoice?>(nil)
+
+    public init(
+        options: RunOptions, observer: RunObserver, buildObserver: (any KernelBuildObserver)? = nil
+    ) throws {
+        self.options = options
+        self.observer = observer
+        self.buildObserver = buildObserver ?? NoteBuildObserver(observer: observer)
+        self.tests = try Self.selectTests(filter: options.filter).map { spec in
+            var spec = spec
+            if let timeout = options.testTimeout { spec.timeoutSeconds = timeout }
+            return spec
+        }
+        self.cache = Cache(root: options.cacheDirectory ?? Cache.defaultRoot())
+        self.digests = FileDigests(store: cache.entry("digests.json"))
+        self.toolchain = try Toolchain.discover()
+    }
+
+    public static func selectTests(filter: String?) throws -> [TestSpec] {
+        let selected = TestFilter(filter).select(from: Catalog.all)
+        if selected.isEmpty {
+            throw SelftestError(
+                .usage, "no test matches --filter '\(filter ?? "")'",
+                fix: "run `selftests list` to see the names; globs like 'storage/*' work")
+        }
+        return selected
+    }
+
+    /// Builds `tree` with the run's config fragments, incrementally. A tree
+    /// that does not compile is a `.failed` result, not an error.
+    public func build(tree: URL) throws -> KernelBuildResult {
+        var request = KernelBuildRequest(tree: tree, configs: options.configs)
+        request.timeout = options.buildTimeout
+        return try KernelBuilder(request: request, cache: cache).build(observer: buildObserver)
+    }
+
+    /// The kernel a run without `--tree` boots: `--kernel`, or the default.
+    public func prebuiltKernel() throws -> KernelUnderTest {
+        let image =
+            try options.kernel.map { try KernelImage(path: $0, vmlinux: options.vmlinux) }
+            ?? KernelImage.defaultKernel(cache: cache)
+        return try KernelUnderTest.prebuilt(image, digests: digests)
+    }
+
+    /// The whole pipeline on one kernel: BTF, programs, image, boots,
+    /// verdicts. `tests` defaults to the selection; `directory` holds this
+    /// run's console logs and KTAP.
+    public func run(kernel: KernelUnderTest, tests: [TestSpec]? = nil, in directory: URL)
+        throws -> RunReport
+    {
+        defer { digests.save() }
+        let tests = tests ?? self.tests
+        let clock = PhaseClock()
+        observer.note("kernel \(kernel.image.release ?? "?") (\(kernel.image.path))")
+        let probe = startProbe(kernel: kernel)
+
+        let header = try VmlinuxHeader.make(
+            for: kernel.image, toolchain: toolchain, cache: cache, digests: digests)
+        let compiler = ProgramCompiler(
+            progsDirectory: options.progsDirectory ?? RunPipeline.defaultProgsDirectory,
+            toolchain: toolchain, header: header, cache: cache)
+        let needed = Array(Set(tests.compactMap(\.object))).sorted()
+        let products = try compiler.compile(needed)
+        var objects: [String: URL] = [:]
+        var buildErrors: [String: String] = [:]
+        for (name, product) in products {
+            switch product {
+            case .object(let url, _): objects[name] = url
+            case .failed(let message): buildErrors[name] = message
+            }
+        }
+        if !needed.isEmpty {
+            let cached = products.values.filter {
+                if case .object(_, true) = $0 { true } else { false }
+            }.count
+            observer.note(
+                "programs: \(objects.count - cached) compiled, \(cached) cached, "
+                    + "\(buildErrors.count) failed")
+        }
+        clock.end("compile")
+
+        let image = try GuestImage.make(
+            agent: options.agent ?? RunPipeline.defaultAgent, objects: objects,
+            toolchain: toolchain, cache: cache, digests: digests)
+        clock.end("image")
+
+        let choice = try decideAccelerator(probe)
+        clock.end("probe")
+
+        var records: [TestRecord] = []
+        var toRun: [TestSpec] = []
+        for test in tests {
+            if let object = test.object, let message = buildErrors[object] {
+                let record = TestRecord(
+                    name: test.name, outcome: .buildError,
+                    message: "progs/\(object).bpf.c does not compile:\n\(message)")
+                observer.finished(record)
+                records.append(record)
+            } else {
+                toRun.append(test)
+            }
+        }
+
+        var report = RunReport(
+            kernel: kernel.image.path, kernelRelease: kernel.image.release,
+            accelerator: choice.accelerator.rawValue,
+            startedAt: ISO8601DateFormatter().string(from: clock.started),
+            artifactsDirectory: directory.path)
+        report.kernelIdentity = kernel.identity
+        if !toRun.isEmpty {
+            let session = GuestSession(
+                toolchain: toolchain, kernel: kernel.image, image: image,
+                accelerator: choice.accelerator, runDirectory: directory,
+                bootTimeout: options.bootTimeout, grace: options.watchdogGrace,
+                runDeadline: clock.started.addingTimeInterval(options.runTimeout),
+                memoryMiB: options.memoryMiB, cpus: options.cpus, tcgThreading: options.tcgThreading
+            )
+            let outcome = try session.run(toRun, note: observer.note) { observer.finished($0) }
+            records += outcome.records
+            report.unattributedSplats = outcome.unattributedSplats
+            report.kernelRelease = outcome.kernelRelease ?? report.kernelRelease
+            report.phases = outcome.phases
+        }
+        let order = Dictionary(
+            tests.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        report.records = records.sorted { (order[$0.name] ?? 0) < (order[$1.name] ?? 0) }
+        for (phase, seconds) in clock.phases { report.phases[phase] = seconds }
+        return report
+    }
+
+    /// The KVM probe boots a guest for seconds; it overlaps compiling. Nil
+    /// when the accelerator is already decided or needs no probe.
+    private func startProbe(kernel: KernelUnderTest) -> Probe? {
+        guard accelerator.withLock({ $0 == nil }), options.accelerator == .auto else { return nil }
+        let probe = Probe()
+        let kvm = KVMProbe(qemu: toolchain.qemu, cache: cache)
+        let path = kernel.image.path
+        DispatchQueue.global().async {
+            probe.state.withLock { $0 = kvm.state(kernel: path) }
+            probe.done.signal()
+        }
+        return probe
+    }
+
+    private func decideAccelerator(_ probe: Probe?) throws -> AcceleratorChoice {
+        if let decided = accelerator.withLock({ $0 }) { return decided }
+        probe?.done.wait()
+        let state = probe?.state.withLock { $0 } ?? .unprobed
+        let choice = try AcceleratorChoice.decide(options.accelerator, kvm: state)
+        if let note = choice.note { observer.note(note) }
+        accelerator.withLock { $0 = choice }
+        return choice
+    }
+
+    /// A probe running in the background and its answer.
+    private final class Probe: Sendable {
+        let state = Mutex<KVMState?>(nil)
+        let done = DispatchSemaphore(value: 0)
+    }
+}
