@@ -5,19 +5,27 @@ import Foundation
 public struct VmlinuxHeader: Sendable {
     /// The directory holding `vmlinux.h` (pass it to clang with -I).
     public var directory: URL
-    /// The digest that keyed it; part of every program's cache key.
+    /// The digest of the kernel image that keyed it.
     public var kernelDigest: String
+    /// The digest of the header's text: part of every program's cache key.
+    /// Most patches leave the kernel's types alone, and then a new kernel
+    /// gives the same text and every program stays compiled.
+    public var textDigest: String
     public var cached: Bool
 
     public static func make(
         for kernel: KernelImage, toolchain: Toolchain, cache: Cache, digests: FileDigests,
         runner: CommandRunning = SystemRunner()
     ) throws -> VmlinuxHeader {
-        let digest = try digests.digest(of: kernel.vmlinux ?? kernel.path)
+        // Keyed on the image, which holds the BTF: hashing a vmlinux with
+        // its DWARF would cost seconds per kernel for nothing more.
+        let digest = try digests.digest(of: kernel.path)
         let dir = cache.entry("btf", digest)
         let header = dir.appendingPathComponent("vmlinux.h")
         if Cache.exists(header) {
-            return VmlinuxHeader(directory: dir, kernelDigest: digest, cached: true)
+            return VmlinuxHeader(
+                directory: dir, kernelDigest: digest,
+                textDigest: try digests.digest(of: header.path), cached: true)
         }
         let scratch = try cache.directory("tmp", "btf-\(getpid())-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -38,7 +46,9 @@ public struct VmlinuxHeader: Sendable {
                 fix: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y")
         }
         try Cache.write(dump.stdout, to: header)
-        return VmlinuxHeader(directory: dir, kernelDigest: digest, cached: false)
+        return VmlinuxHeader(
+            directory: dir, kernelDigest: digest, textDigest: SHA256.hex(bytes: dump.stdout),
+            cached: false)
     }
 }
 

@@ -38,8 +38,8 @@ public struct ProgramCompiler: Sendable {
         ]
     }
 
-    /// The cache key: the source, every local header, vmlinux.h, the compiler
-    /// and the flags.
+    /// The cache key: the source, every local header, the text of vmlinux.h
+    /// (not which kernel it came from), the compiler and the flags.
     func key(for name: String, source: Data) throws -> String {
         var hasher = SHA256()
         hasher.update(source)
@@ -49,9 +49,13 @@ public struct ProgramCompiler: Sendable {
             hasher.update(file)
             hasher.update(try Data(contentsOf: progsDirectory.appendingPathComponent(file)))
         }
-        hasher.update(header.kernelDigest)
+        hasher.update(header.textDigest)
         hasher.update(toolchain.clangVersion)
-        hasher.update(arguments(source: name, output: "").joined(separator: " "))
+        // The header's directory is named after its kernel; its text stands in.
+        let flags = arguments(source: name, output: "").map {
+            $0 == header.directory.path ? "vmlinux.h" : $0
+        }
+        hasher.update(flags.joined(separator: " "))
         if let libbpf = FileManager.default.contents(
             atPath: toolchain.libbpfIncludeDirectory + "/bpf/libbpf_version.h")
         {
