@@ -43,7 +43,13 @@ extension CommandRunning {
 /// The real runner: `posix_spawn` with stdout and stderr to temporary files
 /// (no pipe to fill up), every child registered so Ctrl-C can reap it.
 public struct SystemRunner: CommandRunning {
-    public init() {}
+    /// Runs even while the runner shuts down after an interrupt: for the
+    /// cleanup that restores a worktree.
+    public var duringShutdown = false
+
+    public init(duringShutdown: Bool = false) {
+        self.duringShutdown = duringShutdown
+    }
 
     public func run(_ command: Command, stdin: Data?, timeout: Double) throws -> CommandResult {
         let scratch = FileManager.default.temporaryDirectory
@@ -56,7 +62,8 @@ public struct SystemRunner: CommandRunning {
         try (stdin ?? Data()).write(to: URL(fileURLWithPath: inPath))
 
         let child = try ChildProcess.spawn(
-            command, stdin: inPath, stdout: outPath, stderr: errPath)
+            command, stdin: inPath, stdout: outPath, stderr: errPath,
+            duringShutdown: duringShutdown)
         guard let status = child.wait(timeout: timeout) else {
             child.kill()
             throw SelftestError(
@@ -77,9 +84,13 @@ public final class ChildProcess: Sendable {
     private init(pid: pid_t) { self.pid = pid }
 
     /// Starts `command` with its standard streams on the given files
-    /// (nil: /dev/null).
+    /// (nil: /dev/null), as the leader of its own process group so that
+    /// `kill()` reaches everything it starts (make's compilers, too).
+    /// Refuses once the runner is shutting down after an interrupt, unless
+    /// `duringShutdown` (the cleanup's own git commands).
     public static func spawn(
-        _ command: Command, stdin: String? = nil, stdout: String? = nil, stderr: String? = nil
+        _ command: Command, stdin: String? = nil, stdout: String? = nil, stderr: String? = nil,
+        duringShutdown: Bool = false
     ) throws -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -89,6 +100,11 @@ public final class ChildProcess: Sendable {
             &actions, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(
             &actions, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
 
         var env = ProcessInfo.processInfo.environment
         env.merge(command.environment) { _, new in new }
@@ -97,7 +113,7 @@ public final class ChildProcess: Sendable {
         var pid: pid_t = 0
         let rc = withCStrings(argv) { cArgv in
             withCStrings(envp) { cEnv in
-                posix_spawnp(&pid, command.executable, &actions, nil, cArgv, cEnv)
+                posix_spawnp(&pid, command.executable, &actions, &attributes, cArgv, cEnv)
             }
         }
         guard rc == 0 else {
@@ -107,7 +123,10 @@ public final class ChildProcess: Sendable {
                 fix: "run scripts/setup.sh to install the missing tool")
         }
         let child = ChildProcess(pid: pid)
-        Children.shared.add(child)
+        if !Children.shared.add(child) && !duringShutdown {
+            child.kill()
+            throw SelftestError(.interrupted, "interrupted")
+        }
         return child
     }
 
@@ -140,47 +159,88 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    /// SIGKILL and reap. Safe to call more than once.
-    public func kill() {
+    /// Stops the child and everything in its process group, and reaps it:
+    /// SIGTERM first, so that make deletes the targets it was writing (a
+    /// half-written object must not look up to date to the next build),
+    /// SIGKILL after `grace` seconds. Safe to call more than once.
+    public func kill(grace: Double = 3) {
         if poll() != nil { return }
-        Glibc.kill(pid, SIGKILL)
-        _ = wait(timeout: 10)
+        Glibc.kill(-pid, SIGTERM)
+        if wait(timeout: grace) == nil {
+            Glibc.kill(-pid, SIGKILL)
+            _ = wait(timeout: 10)
+        }
+        // Whatever the leader left behind in its group goes too.
+        Glibc.kill(-pid, SIGKILL)
     }
 }
 
 /// Every child still running, for the interrupt handler.
 final class Children: Sendable {
     static let shared = Children()
-    private let live = Mutex<[pid_t: ChildProcess]>([:])
+    private let state = Mutex<(live: [pid_t: ChildProcess], closed: Bool)>(([:], false))
 
-    func add(_ child: ChildProcess) { live.withLock { $0[child.pid] = child } }
-    func remove(_ pid: pid_t) { _ = live.withLock { $0.removeValue(forKey: pid) } }
+    /// Registers a child; false once the runner is shutting down.
+    func add(_ child: ChildProcess) -> Bool {
+        state.withLock {
+            $0.live[child.pid] = child
+            return !$0.closed
+        }
+    }
+
+    func remove(_ pid: pid_t) { _ = state.withLock { $0.live.removeValue(forKey: pid) } }
 
     /// Kills and reaps every registered child.
     func killAll() {
-        let all = live.withLock { Array($0.values) }
-        for child in all { child.kill() }
+        let all = state.withLock { Array($0.live.values) }
+        for child in all { child.kill(grace: 2) }
+    }
+
+    /// No new child from now on (but the cleanup's); kills every live one.
+    func shutDown() {
+        state.withLock { $0.closed = true }
+        killAll()
     }
 }
 
-/// Kills every child and exits 130 on SIGINT or SIGTERM.
+/// On SIGINT, SIGTERM or SIGHUP: stops every child, runs the registered
+/// cleanups (a series restores its worktree), and exits 130.
 public enum InterruptHandler {
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+    private static let cleanups = Mutex<(next: Int, actions: [Int: @Sendable () -> Void])>(
+        (0, [:]))
 
-    public static func install(onInterrupt: @escaping @Sendable () -> Void = {}) {
-        for sig in [SIGINT, SIGTERM] {
+    public static func install() {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
-                onInterrupt()
-                Children.shared.killAll()
+                Children.shared.shutDown()
+                let actions = cleanups.withLock { state in
+                    state.actions.sorted { $0.key > $1.key }.map(\.value)
+                }
+                for action in actions { action() }
                 FileHandle.standardError.write(
-                    Data("selftests: interrupted; no VM left running\n".utf8))
+                    Data("selftests: interrupted; no VM or build left running\n".utf8))
                 exit(130)
             }
             source.resume()
             sources.append(source)
         }
+    }
+
+    /// Runs `action` if the runner is interrupted before `remove(_:)` is
+    /// called with the returned token; the newest registered runs first.
+    public static func register(_ action: @escaping @Sendable () -> Void) -> Int {
+        cleanups.withLock { state in
+            state.next += 1
+            state.actions[state.next] = action
+            return state.next
+        }
+    }
+
+    public static func remove(_ token: Int) {
+        _ = cleanups.withLock { $0.actions.removeValue(forKey: token) }
     }
 
     /// Kills every child the runner started; for error paths.
