@@ -9,9 +9,11 @@ final class RecordingRunner: CommandRunning {
     let commands = Mutex<[Command]>([])
     let answer: @Sendable (Command) -> CommandResult
 
-    init(answer: @escaping @Sendable (Command) -> CommandResult = { _ in
-        CommandResult(status: 0, stdout: Data(), stderr: Data())
-    }) {
+    init(
+        answer: @escaping @Sendable (Command) -> CommandResult = { _ in
+            CommandResult(status: 0, stdout: Data(), stderr: Data())
+        }
+    ) {
         self.answer = answer
     }
 
