@@ -1,0 +1,97 @@
+import Foundation
+
+extension JUnitReport {
+    /// A series as JUnit: one `<testsuite>` per step (`2/4 bpf: ...`), its
+    /// cases as in a run's report. A test that passed on a re-run is a pass
+    /// with a `<flakyFailure>` (Surefire's element; readers that do not know
+    /// it see the pass). A step that did not build is one `kernel/build`
+    /// error; a patch that did not apply, one `kernel/apply` error.
+    public static func xml(for series: SeriesReport) -> String {
+        var suites: [XMLWriter.Element] = []
+        for step in series.steps {
+            let name =
+                "\(step.position)/\(series.total) " + (step.position == 0 ? "base: " : "")
+                + step.subject
+            var cases: [TestCase] = []
+            if let run = step.run {
+                let flaky = Set(step.verdicts.filter { $0.change == .flaky }.map(\.test))
+                cases = run.records.flatMap(Self.cases(for:)).map { testCase in
+                    var testCase = testCase
+                    if flaky.contains(testCase.group + "/" + testCase.name),
+                        var result = testCase.result
+                    {
+                        result.name = "flakyFailure"
+                        testCase.result = result
+                    }
+                    return testCase
+                }
+                if let unattributed = unattributedCase(run.unattributedSplats) {
+                    cases.append(unattributed)
+                }
+            } else if !step.build.built {
+                let error = element(
+                    "error", type: "build-error",
+                    message: firstLine(of: step.build.error ?? "") ?? "the kernel did not build",
+                    body: step.build.error ?? "")
+                cases = [
+                    TestCase(
+                        group: "kernel", name: "build", duration: step.build.seconds,
+                        result: error, output: [])
+                ]
+            }
+            var properties = [("position", String(step.position)), ("commit", step.commit)]
+            if let carried = step.carriedFrom {
+                properties.append(("carriedFrom", String(carried)))
+            }
+            if let digest = step.kernel?.imageDigest { properties.append(("imageDigest", digest)) }
+            suites.append(stepSuite(name, cases: cases, properties: properties, run: step.run))
+        }
+        if let missing = series.notApplied {
+            let error = element(
+                "error", type: "apply-error",
+                message: "patch \(missing.position) does not apply", body: missing.message)
+            suites.append(
+                stepSuite(
+                    "\(missing.position)/\(series.total) \(missing.subject)",
+                    cases: [
+                        TestCase(
+                            group: "kernel", name: "apply", duration: nil, result: error,
+                            output: [])
+                    ], properties: [("position", String(missing.position))], run: nil))
+        }
+        var root = XMLWriter.Element("testsuites", attributes: [("name", "selftests series")])
+        for counter in ["tests", "failures", "errors", "skipped"] {
+            let total = suites.reduce(0) { $0 + (Int($1.attribute(counter) ?? "") ?? 0) }
+            root.setAttribute(counter, String(total))
+        }
+        root.children = suites
+        return XMLWriter.document(root)
+    }
+
+    static func stepSuite(
+        _ name: String, cases: [TestCase], properties: [(String, String)], run: RunReport?
+    ) -> XMLWriter.Element {
+        func count(_ element: String) -> Int { cases.filter { $0.result?.name == element }.count }
+        var all = properties
+        if let run {
+            all.append(("kernel", run.kernel))
+            all.append(("accelerator", run.accelerator))
+        }
+        return XMLWriter.Element(
+            "testsuite",
+            attributes: [
+                ("name", name), ("tests", String(cases.count)),
+                ("failures", String(count("failure"))), ("errors", String(count("error"))),
+                ("skipped", String(count("skipped"))),
+                ("time", seconds(cases.compactMap(\.duration))),
+            ] + (run.map { [("timestamp", $0.startedAt)] } ?? []),
+            children: [
+                XMLWriter.Element(
+                    "properties",
+                    children: all.map {
+                        XMLWriter.Element(
+                            "property", attributes: [("name", $0.0), ("value", $0.1)])
+                    })
+            ] + cases.map(caseElement))
+    }
+}

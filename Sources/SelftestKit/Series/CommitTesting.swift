@@ -1,0 +1,101 @@
+import Foundation
+import SelftestCatalog
+
+/// What a series or a bisect does at each commit: build the worktree, keep
+/// the kernel, run tests on it. `TestBench` in real runs; scripted fakes in
+/// the unit tests of the drivers.
+public protocol CommitTesting: Sendable {
+    /// The selected tests' names, in catalog order.
+    var testNames: [String] { get }
+    /// Builds whatever `tree` has checked out, incrementally.
+    func build(tree: URL) throws -> KernelBuildResult
+    /// The kernel of `product`, its image copied into `directory` so that
+    /// the next build does not overwrite what this step booted.
+    func keep(_ product: KernelBuildProduct, in directory: URL) throws -> KernelUnderTest
+    /// Runs the named tests on `kernel`, artifacts under `directory`.
+    func run(kernel: KernelUnderTest, tests: [String], in directory: URL) throws -> RunReport
+}
+
+/// Where a series or bisect reports as it goes.
+public protocol SeriesObserver: Sendable {
+    func note(_ text: String)
+    /// A step begins: its commit, and what to call it (`2/4`, `bad`, `step 3`).
+    func started(_ step: SeriesCommit, label: String)
+    /// Some tests of the step run again on the same kernel.
+    func retrying(_ tests: [String], attempt: Int, of retries: Int)
+    func finished(_ step: SeriesStep, label: String)
+}
+
+extension TestBench: CommitTesting {
+    public var testNames: [String] { tests.map(\.name) }
+
+    public func keep(_ product: KernelBuildProduct, in directory: URL) throws -> KernelUnderTest {
+        let copy = directory.appendingPathComponent("bzImage")
+        try Cache.produce(copy) { temp in
+            try FileManager.default.copyItem(
+                at: URL(fileURLWithPath: product.bzImage), to: temp)
+        }
+        var kept = product
+        kept.bzImage = copy.path
+        return try KernelUnderTest.built(kept, digests: digests)
+    }
+
+    public func run(kernel: KernelUnderTest, tests names: [String], in directory: URL) throws
+        -> RunReport
+    {
+        let wanted = Set(names)
+        return try run(
+            kernel: kernel, tests: tests.filter { wanted.contains($0.name) }, in: directory)
+    }
+}
+
+/// The first half of every step of a series or a bisect: check out the
+/// commit in the worktree, build it, keep its kernel in the step's directory.
+struct CommitBuilder {
+    var tester: CommitTesting
+    var worktree: Worktree
+    /// The run directory; the step's goes under it.
+    var directory: URL
+
+    /// The step so far, and its kernel (nil when the build failed).
+    func build(_ commit: SeriesCommit, name: String? = nil, clock: PhaseClock) throws -> (
+        SeriesStep, KernelUnderTest?
+    ) {
+        let dir = directory.appendingPathComponent(
+            name ?? String(format: "step-%02d", commit.position))
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try worktree.checkout(commit.commit)
+        clock.end("checkout")
+        var step = SeriesStep(
+            position: commit.position, subject: commit.subject, commit: commit.commit,
+            messageId: commit.messageId, build: StepBuild(built: false, seconds: 0), kernel: nil,
+            carriedFrom: nil, verdicts: [], run: nil, retryRuns: [], seconds: [:],
+            directory: dir.path)
+        let result = try tester.build(tree: worktree.path)
+        step.build.seconds = clock.end("build")
+        switch result {
+        case .failed(let failure):
+            step.build.error = failure.message
+            step.build.log = Self.keepLog(failure.log, in: dir)
+            return (step, nil)
+        case .built(let product):
+            step.build.built = true
+            step.build.steps = product.steps
+            step.build.log = Self.keepLog(product.log, in: dir)
+            let kernel = try tester.keep(product, in: dir)
+            step.kernel = kernel.identity
+            clock.end("keep")
+            return (step, kernel)
+        }
+    }
+
+    /// Copies a build log into the step's directory: the build directory
+    /// keeps only the last one.
+    static func keepLog(_ log: String, in dir: URL) -> String? {
+        let copy = dir.appendingPathComponent("build.log")
+        try? FileManager.default.removeItem(at: copy)
+        guard (try? FileManager.default.copyItem(at: URL(fileURLWithPath: log), to: copy)) != nil
+        else { return log }
+        return copy.path
+    }
+}

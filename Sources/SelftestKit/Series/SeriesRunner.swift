@@ -1,0 +1,168 @@
+import Foundation
+
+/// Drives a series through the worktree: for the base and each patch,
+/// check out, build incrementally, run the tests (or carry over the results
+/// of an earlier step whose kernel is byte-identical), re-run what newly
+/// fails, and compare with the step before. A patch that does not build is
+/// a step like any other; the series goes on.
+public struct SeriesRunner: Sendable {
+    public var tester: CommitTesting
+    public var worktree: Worktree
+    /// Re-runs of a new non-pass on the same kernel before it is called a regression.
+    public var retries: Int
+    public var observer: SeriesObserver
+    /// The run directory: one subdirectory per step.
+    public var directory: URL
+
+    public init(
+        tester: CommitTesting, worktree: Worktree, retries: Int, observer: SeriesObserver,
+        directory: URL
+    ) {
+        self.tester = tester
+        self.worktree = worktree
+        self.retries = retries
+        self.observer = observer
+        self.directory = directory
+    }
+
+    public func run(_ plan: SeriesPlan) throws -> SeriesReport {
+        let started = Date()
+        var steps: [SeriesStep] = []
+        var reference: [String: Outcome]?
+        var kernels: [String: SeriesStep] = [:]
+        for commit in plan.steps {
+            let label = "\(commit.position)/\(plan.total)"
+            observer.started(commit, label: label)
+            var step = try self.step(commit, reference: reference, kernels: kernels)
+            if let apply = plan.applySeconds[commit.position] { step.seconds["apply"] = apply }
+            if step.build.built {
+                reference = StepComparison.reference(step.verdicts)
+                if let digest = step.kernel?.imageDigest, kernels[digest] == nil {
+                    kernels[digest] = step
+                }
+            }
+            steps.append(step)
+            observer.finished(step, label: label)
+        }
+        return Self.conclude(
+            plan: plan, steps: steps, tree: worktree.tree.path, worktree: worktree.path.path,
+            tests: tester.testNames, started: started, directory: directory)
+    }
+
+    /// One commit: checkout, build, tests.
+    func step(
+        _ commit: SeriesCommit, reference: [String: Outcome]?, kernels: [String: SeriesStep]
+    ) throws -> SeriesStep {
+        let builder = CommitBuilder(tester: tester, worktree: worktree, directory: directory)
+        let clock = PhaseClock()
+        var (step, built) = try builder.build(commit, clock: clock)
+        if let kernel = built {
+            let dir = URL(fileURLWithPath: step.directory)
+            if let digest = kernel.identity.imageDigest, let earlier = kernels[digest] {
+                observer.note(
+                    "the kernel is byte-identical to step \(earlier.position)'s: its results "
+                        + "carry over, no boot")
+                step.carriedFrom = earlier.position
+                step.run = earlier.run
+                step.retryRuns = earlier.retryRuns
+                step.verdicts = Self.verdicts(
+                    first: earlier.run, retries: earlier.retryRuns, reference: reference)
+            } else {
+                let first = try tester.run(kernel: kernel, tests: tester.testNames, in: dir)
+                step.run = first
+                step.retryRuns = try reruns(first, kernel: kernel, reference: reference, in: dir)
+                step.verdicts = Self.verdicts(
+                    first: first, retries: step.retryRuns, reference: reference)
+            }
+            clock.end("tests")
+        }
+        step.seconds = clock.phases
+        step.seconds["total"] = Date().timeIntervalSince(clock.started)
+        return step
+    }
+
+    /// Runs again, on the same kernel, each test that newly did not pass,
+    /// until it passes or the re-runs are spent.
+    func reruns(
+        _ first: RunReport, kernel: KernelUnderTest, reference: [String: Outcome]?, in dir: URL
+    ) throws -> [RunReport] {
+        var pending = StepComparison.suspects(StepComparison.leaves(first), reference: reference)
+        var runs: [RunReport] = []
+        var attempt = 0
+        while !pending.isEmpty && attempt < retries {
+            attempt += 1
+            let names = StepComparison.rerunNames(for: pending, among: tester.testNames)
+            observer.retrying(pending, attempt: attempt, of: retries)
+            let again = try tester.run(
+                kernel: kernel, tests: names, in: dir.appendingPathComponent("retry-\(attempt)"))
+            runs.append(again)
+            let outcomes = Dictionary(
+                StepComparison.leaves(again).map { ($0.name, $0.outcome) },
+                uniquingKeysWith: { a, _ in a })
+            pending = pending.filter { !(outcomes[$0]?.isSuccess ?? false) }
+        }
+        return runs
+    }
+
+    static func verdicts(first: RunReport?, retries: [RunReport], reference: [String: Outcome]?)
+        -> [StepVerdict]
+    {
+        guard let first else { return [] }
+        return StepComparison.verdicts(
+            first: StepComparison.leaves(first), retries: retries.map(StepComparison.leaves),
+            reference: reference)
+    }
+
+    /// The series' conclusions from its steps: regressions with their first
+    /// bad patch, flakes, fixes, build breaks.
+    public static func conclude(
+        plan: SeriesPlan, steps: [SeriesStep], tree: String, worktree: String, tests: [String],
+        started: Date, directory: URL
+    ) -> SeriesReport {
+        var regressions: [Regression] = []
+        var flakes: [Flake] = []
+        var fixed: [Flake] = []
+        for (index, step) in steps.enumerated() {
+            for verdict in step.verdicts {
+                switch verdict.change {
+                case .regression:
+                    let later = steps[(index + 1)...].first { later in
+                        later.verdicts.contains {
+                            $0.test == verdict.test && $0.effective.isSuccess
+                        }
+                    }
+                    regressions.append(
+                        Regression(
+                            test: verdict.test, firstBad: step.commitRef, outcome: verdict.outcome,
+                            evidence: verdict.evidence, fixedAt: later?.position))
+                case .flaky:
+                    flakes.append(
+                        Flake(test: verdict.test, position: step.position, outcome: verdict.outcome)
+                    )
+                case .fixed:
+                    fixed.append(
+                        Flake(test: verdict.test, position: step.position, outcome: verdict.outcome)
+                    )
+                case nil:
+                    break
+                }
+            }
+        }
+        var breaks: [BuildBreak] = []
+        for (index, step) in steps.enumerated() where step.position > 0 && !step.build.built {
+            let previous = steps[index - 1]
+            if previous.position > 0 && !previous.build.built { continue }
+            let again = steps[(index + 1)...].first(where: \.build.built)?.position
+            breaks.append(
+                BuildBreak(
+                    patch: step.commitRef, error: step.build.error ?? "the kernel did not build",
+                    log: step.build.log, buildsAgainAt: again))
+        }
+        return SeriesReport(
+            title: plan.title, tree: tree, worktree: worktree, baseNote: plan.baseNote,
+            total: plan.total, tests: tests, steps: steps, regressions: regressions,
+            flakes: flakes, fixed: fixed, buildBreaks: breaks, notApplied: plan.notApplied,
+            startedAt: ISO8601DateFormatter().string(from: started),
+            seconds: Date().timeIntervalSince(started), artifactsDirectory: directory.path)
+    }
+}

@@ -1,0 +1,248 @@
+import Foundation
+import Testing
+
+@testable import SelftestKit
+
+/// The comparison rules, on scripted runs.
+@Suite struct StepComparisonTests {
+    static func run(_ outcomes: [(String, Outcome)], splats: [Splat] = []) -> RunReport {
+        var report = RunReport(kernel: "k", accelerator: "tcg", startedAt: "t")
+        report.records = outcomes.map { TestRecord(name: $0.0, outcome: $0.1, message: "why") }
+        report.unattributedSplats = splats
+        return report
+    }
+
+    static func leaves(_ outcomes: [(String, Outcome)]) -> [StepComparison.Leaf] {
+        StepComparison.leaves(run(outcomes))
+    }
+
+    @Test func aNewFailureThatFailsEveryReRunIsARegression() {
+        let verdicts = StepComparison.verdicts(
+            first: Self.leaves([("a", .fail), ("b", .pass)]),
+            retries: [Self.leaves([("a", .fail)]), Self.leaves([("a", .fail)])],
+            reference: ["a": .pass, "b": .pass, StepComparison.unattributed: .pass])
+        let a = verdicts.first { $0.test == "a" }
+        #expect(a?.change == .regression)
+        #expect(a?.retries == [.fail, .fail])
+        #expect(a?.evidence == ["why"])
+        #expect(verdicts.first { $0.test == "b" }?.change == nil)
+    }
+
+    @Test func aNewFailureThatPassesOnAReRunIsFlakyAndCountsAsAPass() {
+        let verdicts = StepComparison.verdicts(
+            first: Self.leaves([("a", .timeout)]),
+            retries: [Self.leaves([("a", .pass)]), Self.leaves([("a", .fail)])],
+            reference: ["a": .pass])
+        #expect(verdicts[0].change == .flaky)
+        #expect(verdicts[0].retries == [.pass], "re-runs stop once it passes")
+        #expect(verdicts[0].effective == .pass)
+    }
+
+    @Test func aTestFailingBeforeIsNotARegressionAndOnePassingAgainIsFixed() {
+        let still = StepComparison.verdicts(
+            first: Self.leaves([("a", .fail)]), retries: [], reference: ["a": .fail])
+        #expect(still[0].change == nil)
+        let fixed = StepComparison.verdicts(
+            first: Self.leaves([("a", .pass)]), retries: [], reference: ["a": .kernelCrash])
+        #expect(fixed[0].change == .fixed)
+    }
+
+    @Test func atTheBaseNothingRegressesButFailuresAreStillReRun() {
+        let leaves = Self.leaves([("a", .fail), ("b", .pass)])
+        #expect(StepComparison.suspects(leaves, reference: nil) == ["a"])
+        let verdicts = StepComparison.verdicts(
+            first: leaves, retries: [Self.leaves([("a", .fail)])], reference: nil)
+        #expect(verdicts.allSatisfy { $0.change == nil })
+        #expect(verdicts[0].retries == [.fail])
+    }
+
+    @Test func casesAreComparedOneByOneAndAReRunBootsTheirParent() {
+        var report = Self.run([])
+        report.records = [
+            TestRecord(
+                name: "hash/update_flags", outcome: .fail,
+                subtests: [
+                    TestRecord(name: "hash/update_flags/HASH", outcome: .pass),
+                    TestRecord(
+                        name: "hash/update_flags/LRU_HASH", outcome: .fail, message: "E2BIG"),
+                ])
+        ]
+        let leaves = StepComparison.leaves(report)
+        #expect(
+            leaves.map(\.name) == [
+                "hash/update_flags/HASH", "hash/update_flags/LRU_HASH", StepComparison.unattributed,
+            ])
+        let suspects = StepComparison.suspects(
+            leaves, reference: ["hash/update_flags/LRU_HASH": .pass])
+        #expect(suspects == ["hash/update_flags/LRU_HASH"])
+        #expect(
+            StepComparison.rerunNames(
+                for: suspects, among: ["hash/update_flags", "hash/update_flags_more"])
+                == ["hash/update_flags"])
+        // A test whose cases did not run at the reference (its program did
+        // not compile) is matched through its parent.
+        #expect(
+            StepComparison.lookup(
+                "hash/update_flags/LRU_HASH", in: ["hash/update_flags": .buildError])
+                == .buildError)
+    }
+
+    @Test func aSplatOutsideAnyTestIsALeafAndReRunsEverything() {
+        let splat = Splat(
+            kind: .warning, title: "WARNING: at kernel/bpf/core.c", lines: [], test: nil)
+        let leaves = StepComparison.leaves(Self.run([("a", .pass)], splats: [splat]))
+        let outside = leaves.first { $0.name == StepComparison.unattributed }
+        #expect(outside?.outcome == .splat)
+        #expect(outside?.evidence.first == "WARNING: at kernel/bpf/core.c")
+        #expect(
+            StepComparison.rerunNames(for: [StepComparison.unattributed], among: ["a", "b"])
+                == ["a", "b"])
+    }
+}
+
+/// The series driver against a real worktree, a scripted builder and
+/// scripted verdicts.
+@Suite struct SeriesRunnerTests {
+    /// base, then four patches: docs (same kernel), a break, a build
+    /// failure, a fix of the build.
+    struct Setup {
+        var repo: ScratchRepo
+        var plan: SeriesPlan
+        var commits: [String]
+    }
+
+    static func setup() throws -> Setup {
+        let repo = try ScratchRepo.make()
+        let base = try repo.git.checked(["rev-parse", "HEAD"])
+        var commits = [base]
+        let changes = [
+            ("Documentation/bpf: explain", "Documentation/bpf/map_hash.rst"),
+            ("bpf: break the charge", "net/core/bpf_sk_storage.c"),
+            ("bpf: typo", "kernel/bpf/syscall.c"),
+            ("bpf: fix the typo", "kernel/bpf/syscall.c"),
+        ]
+        for (index, (message, file)) in changes.enumerated() {
+            commits.append(try repo.commit(message, files: [file: "change \(index)\n"]))
+        }
+        let plan = try SeriesPlan.range("\(base)..HEAD", tree: repo.git)
+        return Setup(repo: repo, plan: plan, commits: commits)
+    }
+
+    static func run(_ setup: Setup, tester: ScriptedTester, retries: Int = 2) throws
+        -> SeriesReport
+    {
+        let worktree = try Worktree.open(
+            tree: setup.repo.url, at: setup.plan.base.commit, cache: setup.repo.cache)
+        defer { worktree.close() }
+        let runner = SeriesRunner(
+            tester: tester, worktree: worktree, retries: retries, observer: SeriesRecorder(),
+            directory: try setup.repo.cache.directory("runs", "series"))
+        return try runner.run(setup.plan)
+    }
+
+    static let tests = ["storage/sk/omem_charge_delete", "storage/sk/user_update_flags"]
+
+    @Test func theFirstBadPatchIsNamedAndTheSeriesGoesOnPastABuildBreak() throws {
+        let setup = try Self.setup()
+        defer { setup.repo.remove() }
+        let c = setup.commits
+        let tester = ScriptedTester(tests: Self.tests)
+        tester.builds = [
+            c[0]: .kernel(digest: "k0"), c[1]: .kernel(digest: "k0"),
+            c[2]: .kernel(digest: "k2"), c[3]: .fails("expected ';' before '}' token"),
+            c[4]: .kernel(digest: "k4"),
+        ]
+        tester.outcomes = [
+            "k2": ["storage/sk/omem_charge_delete": [.fail]],
+            "k4": ["storage/sk/omem_charge_delete": [.fail]],
+        ]
+        let report = try Self.run(setup, tester: tester)
+
+        #expect(report.steps.map(\.position) == [0, 1, 2, 3, 4])
+        #expect(report.regressions.count == 1)
+        let regression = try #require(report.regressions.first)
+        #expect(regression.test == "storage/sk/omem_charge_delete")
+        #expect(
+            regression.firstBad
+                == SeriesCommit(position: 2, subject: "bpf: break the charge", commit: c[2]))
+        #expect(regression.outcome == .fail)
+        #expect(regression.evidence == ["storage/sk/omem_charge_delete: expected 0, got 4096"])
+        #expect(regression.fixedAt == nil)
+        // Patch 4 still fails it, against patch 2 (the last that built): no new regression.
+        #expect(report.steps[4].verdicts.first { $0.test == regression.test }?.change == nil)
+
+        #expect(report.buildBreaks.count == 1)
+        #expect(report.buildBreaks.first?.patch.position == 3)
+        #expect(report.buildBreaks.first?.buildsAgainAt == 4)
+        #expect(report.buildBreaks.first?.error.contains("expected ';' before '}' token") == true)
+        #expect(report.steps[3].verdicts.isEmpty)
+        #expect(report.exitCode == 1)
+
+        // Patch 1's kernel is the base's: carried over, never booted.
+        #expect(report.steps[1].carriedFrom == 0)
+        #expect(tester.runs.filter { $0.hasPrefix("run k0 ") }.count == 1)
+        // The regression was re-run twice (its parent test only) before it was called one.
+        #expect(
+            tester.runs.filter { $0.hasPrefix("run k2 ") } == [
+                "run k2 " + Self.tests.joined(separator: ","),
+                "run k2 storage/sk/omem_charge_delete", "run k2 storage/sk/omem_charge_delete",
+            ])
+        #expect(report.steps[2].retryRuns.count == 2)
+        // The worktree ends clean, on the last commit.
+        #expect(tester.builtCommits == c)
+    }
+
+    @Test func aFailureThatPassesOnAReRunIsFlakyNotARegression() throws {
+        let setup = try Self.setup()
+        defer { setup.repo.remove() }
+        let tester = ScriptedTester(tests: Self.tests)
+        tester.builds[setup.commits[3]] = .kernel(digest: "k3")
+        tester.outcomes = ["k3": ["storage/sk/user_update_flags": [.timeout, .pass]]]
+        let report = try Self.run(setup, tester: tester)
+        #expect(report.regressions.isEmpty)
+        #expect(
+            report.flakes == [
+                Flake(test: "storage/sk/user_update_flags", position: 3, outcome: .timeout)
+            ])
+        #expect(report.exitCode == 0)
+        let verdict = report.steps[3].verdicts.first { $0.test == "storage/sk/user_update_flags" }
+        #expect(verdict?.retries == [.pass])
+    }
+
+    @Test func aTestBrokenAtTheBaseAndFixedByAPatchIsFixed() throws {
+        let setup = try Self.setup()
+        defer { setup.repo.remove() }
+        let c = setup.commits
+        let tester = ScriptedTester(tests: Self.tests)
+        for commit in c[0...1] { tester.builds[commit] = .kernel(digest: "old") }
+        tester.outcomes = ["old": ["storage/sk/user_update_flags": [.kernelCrash]]]
+        let report = try Self.run(setup, tester: tester)
+        #expect(report.regressions.isEmpty)
+        #expect(
+            report.fixed == [
+                Flake(test: "storage/sk/user_update_flags", position: 2, outcome: .pass)
+            ])
+        #expect(report.exitCode == 0, "a failure the base already had is not the series' doing")
+    }
+
+    @Test func aPatchThatStopsApplyingEndsTheSeriesWithExit2() throws {
+        let setup = try Self.setup()
+        defer { setup.repo.remove() }
+        var plan = setup.plan
+        plan.patches = Array(plan.patches.prefix(2))
+        plan.notApplied = NotApplied(
+            position: 3, subject: "bpf: typo", files: ["kernel/bpf/syscall.c"],
+            message: "error: patch failed: kernel/bpf/syscall.c:1")
+        let worktree = try Worktree.open(
+            tree: setup.repo.url, at: plan.base.commit, cache: setup.repo.cache)
+        defer { worktree.close() }
+        let tester = ScriptedTester(tests: Self.tests)
+        let report = try SeriesRunner(
+            tester: tester, worktree: worktree, retries: 2, observer: SeriesRecorder(),
+            directory: try setup.repo.cache.directory("runs", "stop")
+        ).run(plan)
+        #expect(report.steps.map(\.position) == [0, 1, 2])
+        #expect(report.exitCode == 2)
+        #expect(report.notApplied?.files == ["kernel/bpf/syscall.c"])
+    }
+}
