@@ -36,10 +36,10 @@ import Testing
     ) throws -> BisectReport {
         let worktree = try Worktree.open(tree: repo.url, at: bad, cache: repo.cache)
         defer { worktree.close() }
-        return try Bisector(
+        return try CommitDriver(
             tester: tester, worktree: worktree, retries: retries, observer: SeriesRecorder(),
             directory: try repo.cache.directory("runs", "bisect-\(UUID().uuidString)")
-        ).run(good: good, bad: bad)
+        ).bisect(good: good, bad: bad)
     }
 
     @Test(arguments: [1, 5, 8, 13, 16])

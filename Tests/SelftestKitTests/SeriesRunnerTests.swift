@@ -134,10 +134,10 @@ import Testing
         let worktree = try Worktree.open(
             tree: setup.repo.url, at: setup.plan.base.commit, cache: setup.repo.cache)
         defer { worktree.close() }
-        let runner = SeriesRunner(
+        let runner = CommitDriver(
             tester: tester, worktree: worktree, retries: retries, observer: SeriesRecorder(),
             directory: try setup.repo.cache.directory("runs", "series"))
-        return try runner.run(setup.plan)
+        return try runner.series(setup.plan)
     }
 
     static let tests = ["storage/sk/omem_charge_delete", "storage/sk/user_update_flags"]
@@ -237,10 +237,10 @@ import Testing
             tree: setup.repo.url, at: plan.base.commit, cache: setup.repo.cache)
         defer { worktree.close() }
         let tester = ScriptedTester(tests: Self.tests)
-        let report = try SeriesRunner(
+        let report = try CommitDriver(
             tester: tester, worktree: worktree, retries: 2, observer: SeriesRecorder(),
             directory: try setup.repo.cache.directory("runs", "stop")
-        ).run(plan)
+        ).series(plan)
         #expect(report.steps.map(\.position) == [0, 1, 2])
         #expect(report.exitCode == 2)
         #expect(report.notApplied?.files == ["kernel/bpf/syscall.c"])

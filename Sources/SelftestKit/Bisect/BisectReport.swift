@@ -105,15 +105,10 @@ public struct BisectReport: Sendable, Codable, Equatable {
     }
 
     public func json() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return try encoder.encode(self) + Data("\n".utf8)
+        try DocumentJSON.data(self, snakeCase: true)
     }
 
     public static func decode(_ data: Data) throws -> BisectReport {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(BisectReport.self, from: data)
+        try DocumentJSON.decode(BisectReport.self, from: data, snakeCase: true)
     }
 }

@@ -184,9 +184,7 @@ public struct KernelBuilder: Sendable {
         where !Cache.exists(URL(fileURLWithPath: file)) {
             throw SelftestError(.infrastructure, "make succeeded but left no \(file)")
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try Cache.write(try encoder.encode(product), to: directory.manifest)
+        try Cache.write(try DocumentJSON.data(product), to: directory.manifest)
         let what = outcome.output.steps == 0 ? "up to date" : "built \(outcome.output.steps) steps"
         observer.note(
             "kernel \(product.release ?? "?"): \(what) in \(took) "

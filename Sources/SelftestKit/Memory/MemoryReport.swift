@@ -46,11 +46,7 @@ public struct MemoryReport: Sendable, Codable, Equatable {
 
     /// The JSON document: sorted keys, pretty-printed, newline at the end.
     public func json() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        var data = try encoder.encode(self)
-        data.append(0x0A)
-        return data
+        try DocumentJSON.data(self)
     }
 
     /// Writes `memory.csv`, `memory.json` and `memory.svg` into `directory`

@@ -102,7 +102,8 @@ public struct RunPipeline: Sendable {
     /// As `run()`, saying apart a kernel that did not build.
     public func evaluate() throws -> RunOutcome {
         let started = Date()
-        let bench = try TestBench(options: options, observer: observer, buildObserver: buildObserver)
+        let bench = try TestBench(
+            options: options, observer: observer, buildObserver: buildObserver)
         let kernel: KernelUnderTest
         var buildSeconds: Double?
         if let tree = options.tree {
@@ -114,7 +115,8 @@ public struct RunPipeline: Sendable {
             case .failed(let failure):
                 return .kernelDidNotBuild(
                     failure,
-                    Self.report(for: failure, tests: bench.tests, started: started, observer: observer))
+                    Self.report(
+                        for: failure, tests: bench.tests, started: started, observer: observer))
             }
         } else {
             kernel = try bench.prebuiltKernel()

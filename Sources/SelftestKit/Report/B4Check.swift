@@ -97,23 +97,16 @@ public struct B4Check: Sendable, Codable, Equatable {
     }
 
     public func json() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return try encoder.encode(self) + Data("\n".utf8)
+        try DocumentJSON.data(self, snakeCase: true)
     }
 
     public static func decode(_ data: Data) throws -> B4Check {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(B4Check.self, from: data)
+        try DocumentJSON.decode(B4Check.self, from: data, snakeCase: true)
     }
 
     /// `b4`'s array for one result list, as it reads it from stdout.
     public static func array(_ results: [Result]) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return try encoder.encode(results) + Data("\n".utf8)
+        try DocumentJSON.data(results)
     }
 }
 

@@ -29,11 +29,7 @@ public enum JSONReport {
 
     /// The JSON document for `report`, UTF-8, ending in a newline.
     public static func data(for report: RunReport) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        var data = try encoder.encode(Document(report: report))
-        data.append(0x0A)
-        return data
+        try DocumentJSON.data(Document(report: report))
     }
 
     /// The report a document from `data(for:)` holds.

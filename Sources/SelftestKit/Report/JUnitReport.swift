@@ -148,9 +148,6 @@ public enum JUnitReport {
             properties.append(("kernelRelease", release))
         }
         properties.append(("accelerator", report.accelerator))
-        let propertyElements = properties.map {
-            XMLWriter.Element("property", attributes: [("name", $0.0), ("value", $0.1)])
-        }
         return XMLWriter.Element(
             "testsuite",
             attributes: [
@@ -160,8 +157,16 @@ public enum JUnitReport {
                 ("time", seconds(cases.compactMap(\.duration))),
                 ("timestamp", report.startedAt),
             ],
-            children: [XMLWriter.Element("properties", children: propertyElements)]
-                + cases.map(caseElement))
+            children: [propertiesElement(properties)] + cases.map(caseElement))
+    }
+
+    /// `<properties>` with one `<property name= value=>` per pair.
+    static func propertiesElement(_ pairs: [(String, String)]) -> XMLWriter.Element {
+        XMLWriter.Element(
+            "properties",
+            children: pairs.map {
+                XMLWriter.Element("property", attributes: [("name", $0.0), ("value", $0.1)])
+            })
     }
 
     static func caseElement(_ testCase: TestCase) -> XMLWriter.Element {

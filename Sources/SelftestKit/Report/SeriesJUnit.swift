@@ -85,13 +85,6 @@ extension JUnitReport {
                 ("skipped", String(count("skipped"))),
                 ("time", seconds(cases.compactMap(\.duration))),
             ] + (run.map { [("timestamp", $0.startedAt)] } ?? []),
-            children: [
-                XMLWriter.Element(
-                    "properties",
-                    children: all.map {
-                        XMLWriter.Element(
-                            "property", attributes: [("name", $0.0), ("value", $0.1)])
-                    })
-            ] + cases.map(caseElement))
+            children: [propertiesElement(all)] + cases.map(caseElement))
     }
 }

@@ -49,15 +49,32 @@ extension TestBench: CommitTesting {
     }
 }
 
-/// The first half of every step of a series or a bisect: check out the
-/// commit in the worktree, build it, keep its kernel in the step's directory.
-struct CommitBuilder {
-    var tester: CommitTesting
-    var worktree: Worktree
-    /// The run directory; the step's goes under it.
-    var directory: URL
+/// Drives a tree's worktree commit by commit: a series (the base, then
+/// every patch) or a bisect (the commits `git bisect` picks). Each step
+/// checks out, builds incrementally, keeps the kernel and runs tests on it.
+public struct CommitDriver: Sendable {
+    public var tester: CommitTesting
+    public var worktree: Worktree
+    /// Re-runs of a failure on the same kernel before it counts.
+    public var retries: Int
+    public var observer: SeriesObserver
+    /// The run directory: one subdirectory per step.
+    public var directory: URL
 
-    /// The step so far, and its kernel (nil when the build failed).
+    public init(
+        tester: CommitTesting, worktree: Worktree, retries: Int, observer: SeriesObserver,
+        directory: URL
+    ) {
+        self.tester = tester
+        self.worktree = worktree
+        self.retries = retries
+        self.observer = observer
+        self.directory = directory
+    }
+
+    /// The first half of every step: check out `commit`, build it, keep its
+    /// kernel in the step's directory. The step so far, and its kernel (nil
+    /// when the build failed).
     func build(_ commit: SeriesCommit, name: String? = nil, clock: PhaseClock) throws -> (
         SeriesStep, KernelUnderTest?
     ) {

@@ -129,18 +129,11 @@ public struct SeriesReport: Sendable, Codable, Equatable {
 
     /// The JSON document: snake_case keys, sorted, with `exit_code`.
     public func json() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        var data = try encoder.encode(Document(report: self))
-        data.append(0x0A)
-        return data
+        try DocumentJSON.data(Document(report: self), snakeCase: true)
     }
 
     public static func decode(_ data: Data) throws -> SeriesReport {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(SeriesReport.self, from: data)
+        try DocumentJSON.decode(SeriesReport.self, from: data, snakeCase: true)
     }
 
     /// The report's keys, with the exit code beside them.

@@ -1,31 +1,12 @@
 import Foundation
 
-/// Drives a series through the worktree: for the base and each patch,
-/// check out, build incrementally, run the tests (or carry over the results
-/// of an earlier step whose kernel is byte-identical), re-run what newly
-/// fails, and compare with the step before. A patch that does not build is
-/// a step like any other; the series goes on.
-public struct SeriesRunner: Sendable {
-    public var tester: CommitTesting
-    public var worktree: Worktree
-    /// Re-runs of a new non-pass on the same kernel before it is called a regression.
-    public var retries: Int
-    public var observer: SeriesObserver
-    /// The run directory: one subdirectory per step.
-    public var directory: URL
-
-    public init(
-        tester: CommitTesting, worktree: Worktree, retries: Int, observer: SeriesObserver,
-        directory: URL
-    ) {
-        self.tester = tester
-        self.worktree = worktree
-        self.retries = retries
-        self.observer = observer
-        self.directory = directory
-    }
-
-    public func run(_ plan: SeriesPlan) throws -> SeriesReport {
+extension CommitDriver {
+    /// Drives a series: for the base and each patch, check out, build
+    /// incrementally, run the tests (or carry over the results of an earlier
+    /// step whose kernel is byte-identical), re-run what newly fails, and
+    /// compare with the step before. A patch that does not build is a step
+    /// like any other; the series goes on.
+    public func series(_ plan: SeriesPlan) throws -> SeriesReport {
         let started = Date()
         var steps: [SeriesStep] = []
         var reference: [String: Outcome]?
@@ -53,9 +34,8 @@ public struct SeriesRunner: Sendable {
     func step(
         _ commit: SeriesCommit, reference: [String: Outcome]?, kernels: [String: SeriesStep]
     ) throws -> SeriesStep {
-        let builder = CommitBuilder(tester: tester, worktree: worktree, directory: directory)
         let clock = PhaseClock()
-        var (step, built) = try builder.build(commit, clock: clock)
+        var (step, built) = try build(commit, clock: clock)
         if let kernel = built {
             let dir = URL(fileURLWithPath: step.directory)
             if let digest = kernel.identity.imageDigest, let earlier = kernels[digest] {

@@ -1,31 +1,11 @@
 import Foundation
 
-/// Finds the first commit of `good..bad` that breaks the selected tests,
-/// driving `git bisect` in the tree's worktree: each step is built and
-/// tested; a commit that does not build is skipped.
-public struct Bisector: Sendable {
-    public var tester: CommitTesting
-    public var worktree: Worktree
-    /// Re-runs of a failure before it counts (at `--bad`), and extra tries
-    /// a commit must pass before it is good.
-    public var retries: Int
-    public var observer: SeriesObserver
-    public var directory: URL
-
-    public init(
-        tester: CommitTesting, worktree: Worktree, retries: Int, observer: SeriesObserver,
-        directory: URL
-    ) {
-        self.tester = tester
-        self.worktree = worktree
-        self.retries = retries
-        self.observer = observer
-        self.directory = directory
-    }
-
-    /// Checks that `good` passes and `bad` fails, then bisects. A refusal
-    /// (either end not as claimed, or not building) is a usage error.
-    public func run(good: String, bad: String) throws -> BisectReport {
+extension CommitDriver {
+    /// Finds the first commit of `good..bad` that breaks the selected
+    /// tests: checks that `good` passes and `bad` fails, then drives `git
+    /// bisect`; a commit that does not build is skipped. A refusal (either
+    /// end not as claimed, or not building) is a usage error.
+    public func bisect(good: String, bad: String) throws -> BisectReport {
         let started = Date()
         let repository = Git(
             worktree.tree, executable: worktree.git.executable, runner: worktree.git.runner)
@@ -135,8 +115,7 @@ public struct Bisector: Sendable {
         let reference = SeriesCommit(position: 0, subject: subject, commit: commit)
         observer.started(reference, label: label)
         let clock = PhaseClock()
-        let builder = CommitBuilder(tester: tester, worktree: worktree, directory: directory)
-        var (step, built) = try builder.build(
+        var (step, built) = try build(
             reference, name: label.replacingOccurrences(of: " ", with: "-"), clock: clock)
         var result = BisectStep(
             label: label, mark: .skip, reason: "does not build", step: step, tries: [])
