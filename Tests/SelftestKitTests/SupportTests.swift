@@ -88,3 +88,18 @@ import Testing
         #expect(error.fix?.contains("apt-get install bpftool qemu-system-x86") == true)
     }
 }
+
+@Suite struct FileDigestTests {
+    /// Large files go to sha256sum, small ones to the Swift SHA-256: the
+    /// two must agree.
+    @Test func bothDigestPathsAgree() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "digest-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let bytes = (0..<300_001).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        try Data(bytes).write(to: file)
+        let big = try FileDigests(store: nil).digest(of: file.path)
+        #expect(FileDigests.sha256sum(file.path) == big)
+        #expect(try FileDigests.hash(file.path) == big)
+    }
+}
