@@ -178,8 +178,10 @@ import Testing
         #expect(report.steps[3].verdicts.isEmpty)
         #expect(report.exitCode == 1)
 
-        // Patch 1's kernel is the base's: carried over, never booted.
+        // Patch 1 changes only Documentation/: not built, the base's results.
         #expect(report.steps[1].carriedFrom == 0)
+        #expect(report.steps[1].build.skipped?.contains("only Documentation/") == true)
+        #expect(report.steps[1].kernel == report.steps[0].kernel)
         #expect(tester.runs.filter { $0.hasPrefix("run k0 ") }.count == 1)
         // The regression was re-run twice (its parent test only) before it was called one.
         #expect(
@@ -188,8 +190,28 @@ import Testing
                 "run k2 storage/sk/omem_charge_delete", "run k2 storage/sk/omem_charge_delete",
             ])
         #expect(report.steps[2].retryRuns.count == 2)
-        // The worktree ends clean, on the last commit.
-        #expect(tester.builtCommits == c)
+        #expect(tester.builtCommits == [c[0], c[2], c[3], c[4]])
+    }
+
+    @Test func aKernelByteIdenticalToAnEarlierStepsCarriesItsResultsWithoutABoot() throws {
+        let setup = try Self.setup()
+        defer { setup.repo.remove() }
+        let c = setup.commits
+        let tester = ScriptedTester(tests: Self.tests)
+        // Patch 4 undoes patch 3's change to kernel/bpf/syscall.c: patch 2's kernel again.
+        tester.builds = [c[2]: .kernel(digest: "k2"), c[4]: .kernel(digest: "k2")]
+        tester.outcomes = ["k2": ["storage/sk/user_update_flags": [.fail]]]
+        let report = try Self.run(setup, tester: tester)
+        #expect(
+            tester.builtCommits == [c[0], c[2], c[3], c[4]], "the image is compared once built")
+        #expect(report.steps[4].carriedFrom == 2)
+        #expect(report.steps[4].build.skipped == nil)
+        #expect(
+            tester.runs.filter { $0.hasPrefix("run k2 ") }.count == 3,
+            "1 run + 2 re-runs, at 2 only")
+        // At 4 it is compared with 3, where it passed: a regression again.
+        #expect(report.regressions.map(\.firstBad.position) == [2, 4])
+        #expect(report.regressions.first?.fixedAt == 3)
     }
 
     @Test func aFailureThatPassesOnAReRunIsFlakyNotARegression() throws {
@@ -244,5 +266,29 @@ import Testing
         #expect(report.steps.map(\.position) == [0, 1, 2])
         #expect(report.exitCode == 2)
         #expect(report.notApplied?.files == ["kernel/bpf/syscall.c"])
+    }
+}
+
+@Suite struct UnbuiltPathsTests {
+    @Test(arguments: [
+        ("Documentation/bpf/map_hash.rst", true),
+        ("tools/testing/selftests/bpf/prog_tests/sk_storage.c", true),
+        ("Documentation/Kconfig", false),
+        ("tools/testing/selftests/Kconfig.extra", false),
+        ("tools/lib/bpf/libbpf.c", false),
+        ("tools/bpf/resolve_btfids/main.c", false),
+        ("kernel/bpf/syscall.c", false),
+        ("MAINTAINERS", false),
+    ])
+    func theBuildReadsNeitherDocumentationNorTheSelftests(path: String, unread: Bool) {
+        #expect(UnbuiltPaths().contains(path) == unread)
+    }
+
+    @Test func theSelftestsConfigIsReadWhenItIsAFragment() {
+        let withFragment = UnbuiltPaths(configs: ["selftests"])
+        #expect(!withFragment.contains("tools/testing/selftests/bpf/config"))
+        #expect(withFragment.contains("tools/testing/selftests/bpf/test_progs.c"))
+        #expect(UnbuiltPaths(configs: ["debug"]).contains("tools/testing/selftests/bpf/config"))
+        #expect(!UnbuiltPaths().containsAll([]), "an empty change is no reason to skip")
     }
 }

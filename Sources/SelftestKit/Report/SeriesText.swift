@@ -115,7 +115,9 @@ public enum SeriesText {
             return "does not build (\(BuildStatus.duration(step.build.seconds))): \(first)"
         }
         var parts: [String] = []
-        if let from = step.carriedFrom {
+        if let reason = step.build.skipped, let from = step.carriedFrom {
+            parts.append("not built: \(reason); step \(from)'s results")
+        } else if let from = step.carriedFrom {
             parts.append("kernel identical to step \(from): results carried over")
         } else {
             let steps = step.build.steps.map { $0 == 0 ? "nothing to rebuild" : "\($0) steps" }

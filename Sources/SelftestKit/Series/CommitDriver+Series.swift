@@ -11,13 +11,16 @@ extension CommitDriver {
         var steps: [SeriesStep] = []
         var reference: [String: Outcome]?
         var kernels: [String: SeriesStep] = [:]
+        var lastBuilt: SeriesStep?
         for commit in plan.steps {
             let label = "\(commit.position)/\(plan.total)"
             observer.started(commit, label: label)
-            var step = try self.step(commit, reference: reference, kernels: kernels)
+            var step = try self.step(
+                commit, reference: reference, kernels: kernels, lastBuilt: lastBuilt)
             if let apply = plan.applySeconds[commit.position] { step.seconds["apply"] = apply }
             if step.build.built {
                 reference = StepComparison.reference(step.verdicts)
+                lastBuilt = step
                 if let digest = step.kernel?.imageDigest, kernels[digest] == nil {
                     kernels[digest] = step
                 }
@@ -30,35 +33,79 @@ extension CommitDriver {
             tests: tester.testNames, started: started, directory: directory)
     }
 
-    /// One commit: checkout, build, tests.
+    /// One commit: checkout, build, tests; or, when the patch changed only
+    /// what the build does not read, the last built step's kernel and results.
     func step(
-        _ commit: SeriesCommit, reference: [String: Outcome]?, kernels: [String: SeriesStep]
+        _ commit: SeriesCommit, reference: [String: Outcome]?, kernels: [String: SeriesStep],
+        lastBuilt: SeriesStep?
     ) throws -> SeriesStep {
         let clock = PhaseClock()
-        var (step, built) = try build(commit, clock: clock)
-        if let kernel = built {
-            let dir = URL(fileURLWithPath: step.directory)
-            if let digest = kernel.identity.imageDigest, let earlier = kernels[digest] {
-                observer.note(
-                    "the kernel is byte-identical to step \(earlier.position)'s: its results "
-                        + "carry over, no boot")
-                step.carriedFrom = earlier.position
-                step.run = earlier.run
-                step.retryRuns = earlier.retryRuns
-                step.verdicts = Self.verdicts(
-                    first: earlier.run, retries: earlier.retryRuns, reference: reference)
-            } else {
-                let first = try tester.run(kernel: kernel, tests: tester.testNames, in: dir)
-                step.run = first
-                step.retryRuns = try reruns(first, kernel: kernel, reference: reference, in: dir)
-                step.verdicts = Self.verdicts(
-                    first: first, retries: step.retryRuns, reference: reference)
+        var step: SeriesStep
+        if let lastBuilt, let unread = try unread(from: lastBuilt.commit, to: commit.commit) {
+            step = try unbuilt(commit, like: lastBuilt, because: unread)
+            let origin = lastBuilt.kernel?.imageDigest.flatMap { kernels[$0] } ?? lastBuilt
+            carry(&step, from: origin, reference: reference)
+        } else {
+            let built: KernelUnderTest?
+            (step, built) = try build(commit, clock: clock)
+            if let kernel = built {
+                if let digest = kernel.identity.imageDigest, let earlier = kernels[digest] {
+                    observer.note(
+                        "the kernel is byte-identical to step \(earlier.position)'s: its "
+                            + "results carry over, no boot")
+                    carry(&step, from: earlier, reference: reference)
+                } else {
+                    let dir = URL(fileURLWithPath: step.directory)
+                    let first = try tester.run(kernel: kernel, tests: tester.testNames, in: dir)
+                    step.run = first
+                    step.retryRuns = try reruns(
+                        first, kernel: kernel, reference: reference, in: dir)
+                    step.verdicts = Self.verdicts(
+                        first: first, retries: step.retryRuns, reference: reference)
+                }
+                clock.end("tests")
             }
-            clock.end("tests")
         }
         step.seconds = clock.phases
         step.seconds["total"] = Date().timeIntervalSince(clock.started)
         return step
+    }
+
+    /// Takes the results of `earlier`, whose kernel is this step's.
+    func carry(_ step: inout SeriesStep, from earlier: SeriesStep, reference: [String: Outcome]?) {
+        step.carriedFrom = earlier.position
+        step.run = earlier.run
+        step.retryRuns = earlier.retryRuns
+        step.verdicts = Self.verdicts(
+            first: earlier.run, retries: earlier.retryRuns, reference: reference)
+    }
+
+    /// Why `commit` need not be built after `previous`: every path it
+    /// changed is one the kernel build does not read. Nil when it must be.
+    func unread(from previous: String, to commit: String) throws -> String? {
+        let changed = try worktree.git.checked(
+            ["diff", "--name-only", "--no-renames", previous, commit]
+        ).split(separator: "\n").map(String.init)
+        guard tester.unbuiltPaths.containsAll(changed) else { return nil }
+        let tops = Set(
+            changed.map { $0.hasPrefix("Documentation/") ? "Documentation/" : "tools/testing/" })
+        return "it changes only \(tops.sorted().joined(separator: " and ")), which the kernel "
+            + "build does not read"
+    }
+
+    /// A step that keeps `previous`'s kernel without checking out or building.
+    func unbuilt(_ commit: SeriesCommit, like previous: SeriesStep, because reason: String) throws
+        -> SeriesStep
+    {
+        let dir = directory.appendingPathComponent(String(format: "step-%02d", commit.position))
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        observer.note("not built: \(reason); the kernel is step \(previous.position)'s")
+        return SeriesStep(
+            position: commit.position, subject: commit.subject, commit: commit.commit,
+            messageId: commit.messageId,
+            build: StepBuild(built: true, seconds: 0, steps: 0, skipped: reason),
+            kernel: previous.kernel, carriedFrom: nil, verdicts: [], run: nil, retryRuns: [],
+            seconds: [:], directory: dir.path)
     }
 
     /// Runs again, on the same kernel, each test that newly did not pass,

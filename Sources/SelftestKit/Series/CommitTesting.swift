@@ -14,6 +14,12 @@ public protocol CommitTesting: Sendable {
     func keep(_ product: KernelBuildProduct, in directory: URL) throws -> KernelUnderTest
     /// Runs the named tests on `kernel`, artifacts under `directory`.
     func run(kernel: KernelUnderTest, tests: [String], in directory: URL) throws -> RunReport
+    /// The tree's paths the kernel build does not read.
+    var unbuiltPaths: UnbuiltPaths { get }
+}
+
+extension CommitTesting {
+    public var unbuiltPaths: UnbuiltPaths { UnbuiltPaths() }
 }
 
 /// Where a series or bisect reports as it goes.
@@ -28,6 +34,8 @@ public protocol SeriesObserver: Sendable {
 
 extension TestBench: CommitTesting {
     public var testNames: [String] { tests.map(\.name) }
+
+    public var unbuiltPaths: UnbuiltPaths { UnbuiltPaths(configs: options.configs) }
 
     public func keep(_ product: KernelBuildProduct, in directory: URL) throws -> KernelUnderTest {
         let copy = directory.appendingPathComponent("bzImage")

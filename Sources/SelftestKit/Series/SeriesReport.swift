@@ -47,6 +47,8 @@ public struct StepBuild: Sendable, Codable, Equatable {
     public var error: String?
     /// This step's build log, copied into the run directory.
     public var log: String?
+    /// Why it was not built: the patch changed only what the build does not read.
+    public var skipped: String?
 }
 
 /// One commit of a series: built, booted and tested, or why not.
