@@ -65,15 +65,13 @@ extension Selftests.Kernel {
             if let jobs { request.jobs = jobs }
             request.timeout = buildTimeout
             let result = try KernelBuilder(request: request, cache: cache).build(observer: observer)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             switch result {
             case .built(let product):
                 print(Self.summary(product))
-                if let json { try encoder.encode(product).write(to: URL(fileURLWithPath: json)) }
+                if let json { try DocumentJSON.data(product).write(to: URL(fileURLWithPath: json)) }
             case .failed(let failure):
                 FileHandle.standardError.write(Data("selftests: \(failure.message)\n".utf8))
-                if let json { try encoder.encode(failure).write(to: URL(fileURLWithPath: json)) }
+                if let json { try DocumentJSON.data(failure).write(to: URL(fileURLWithPath: json)) }
                 throw ExitCode(1)
             }
         }

@@ -45,6 +45,101 @@ struct KernelOptions: ParsableArguments {
     }
 }
 
+/// Which tests, and the files they come from. Shared by `run`, `series`
+/// and `bisect`.
+struct TestOptions: ParsableArguments {
+    @Option(name: .long, help: "Tests to run: globs joined by commas, e.g. 'storage/sk/*'.")
+    var filter: String?
+
+    @Option(name: .long, help: "Directory of the BPF programs (default: the package's progs/).")
+    var progs: String?
+
+    @Option(name: .long, help: "The guest agent binary (default: next to this executable).")
+    var agent: String?
+
+    @Option(
+        name: .long, help: "Seconds any one test may take (default: each test's own bound).")
+    var testTimeout: Int?
+
+    func validate() throws {
+        if (testTimeout ?? 1) <= 0 { throw ValidationError("timeouts must be positive") }
+    }
+
+    func apply(to options: inout RunOptions) {
+        options.filter = filter
+        options.progsDirectory = progs.map { URL(fileURLWithPath: $0) }
+        options.agent = agent
+        options.testTimeout = testTimeout
+    }
+}
+
+/// The source tree a series or bisect works on, and its config.
+struct TreeOptions: ParsableArguments {
+    @Option(name: .long, help: "The kernel source tree: a git checkout (never modified).")
+    var tree: String
+
+    @Option(
+        name: .customLong("config"),
+        help: .configFragment("A config fragment on top of bpf-minimal (repeatable)."))
+    var configs: [String] = []
+
+    @Option(
+        name: .long,
+        help: "Re-runs, on the same kernel, of a test that newly fails, before it is a regression.")
+    var retries = 2
+
+    func validate() throws {
+        if retries < 0 { throw ValidationError("--retries must be 0 or more") }
+    }
+
+    func apply(to options: inout RunOptions) {
+        options.tree = tree
+        options.configs = configs
+    }
+}
+
+/// Report files a command will write, checked before anything runs so that
+/// a long run's result is never lost to a missing directory.
+enum OutputFiles {
+    static func check(_ files: [(option: String, path: String?)]) throws {
+        for case let (option, path?) in files {
+            let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory),
+                isDirectory.boolValue
+            else {
+                throw SelftestError(
+                    .usage, "\(option) \(path): the directory \(dir) does not exist",
+                    fix: "create it first (mkdir -p \(dir)), or write the report elsewhere")
+            }
+            guard access(dir, W_OK) == 0 else {
+                throw SelftestError(
+                    .usage, "\(option) \(path): cannot write in \(dir)",
+                    fix: "choose a directory you can write to")
+            }
+        }
+    }
+
+    /// Writes each report; a failure to write one is said, not thrown, so
+    /// the run's own status still decides the exit code.
+    @discardableResult
+    static func write(_ files: [(option: String, path: String?, data: () throws -> Data)])
+        -> Bool
+    {
+        var ok = true
+        for case let (option, path?, data) in files {
+            do {
+                try data().write(to: URL(fileURLWithPath: path))
+            } catch {
+                FileHandle.standardError.write(
+                    Data("selftests: could not write \(option) \(path): \(error)\n".utf8))
+                ok = false
+            }
+        }
+        return ok
+    }
+}
+
 /// How the guest runs and where the cache is. Shared by `run` and `memory`.
 struct MachineOptions: ParsableArguments {
     @Option(name: .long, help: "auto: KVM only if it really runs the guest, else TCG; or kvm, tcg.")

@@ -10,8 +10,7 @@ extension Selftests {
 
         @OptionGroup(title: "Kernel") var kernel: KernelOptions
 
-        @Option(name: .long, help: "Tests to run: globs joined by commas, e.g. 'storage/sk/*'.")
-        var filter: String?
+        @OptionGroup(title: "Tests") var tests: TestOptions
 
         @Option(name: .long, help: "Write a JUnit XML report here.")
         var junit: String?
@@ -19,40 +18,42 @@ extension Selftests {
         @Option(name: .long, help: "Write a JSON report here.")
         var json: String?
 
-        @Option(name: .long, help: "Directory of the BPF programs (default: the package's progs/).")
-        var progs: String?
-
-        @Option(name: .long, help: "The guest agent binary (default: next to this executable).")
-        var agent: String?
-
-        @Option(
-            name: .long, help: "Seconds any one test may take (default: each test's own bound).")
-        var testTimeout: Int?
+        @Flag(
+            name: .long,
+            help: ArgumentHelp(
+                "Exit as `git bisect run` expects: 0 pass, 1 fail, 125 the kernel does not "
+                    + "build (skip), 128 no verdict (abort).",
+                discussion: "For `git bisect run selftests run --tree . --bisect-exit`; "
+                    + "`selftests bisect` does all of it itself."))
+        var bisectExit = false
 
         @OptionGroup(title: "Machine") var machine: MachineOptions
-
-        func validate() throws {
-            if (testTimeout ?? 1) <= 0 { throw ValidationError("timeouts must be positive") }
-        }
 
         func run() throws {
             InterruptHandler.install()
             var options = RunOptions()
             kernel.apply(to: &options)
             machine.apply(to: &options)
-            options.filter = filter
-            options.progsDirectory = progs.map { URL(fileURLWithPath: $0) }
-            options.agent = agent
-            options.testTimeout = testTimeout
+            tests.apply(to: &options)
             let color = machine.color
-            let report = try RunPipeline.forTerminal(options, color: color).run()
-            if let junit {
-                try Data(JUnitReport.xml(for: report).utf8).write(to: URL(fileURLWithPath: junit))
+            let outcome: RunOutcome
+            do {
+                try OutputFiles.check([("--junit", junit), ("--json", json)])
+                outcome = try RunPipeline.forTerminal(options, color: color).evaluate()
+            } catch let error as SelftestError where bisectExit {
+                // Anything but a verdict must stop `git bisect run`, not mark a commit.
+                InterruptHandler.reapAll()
+                FileHandle.standardError.write(Data("selftests: error: \(error)\n".utf8))
+                throw ExitCode(128)
             }
-            if let json {
-                try JSONReport.data(for: report).write(to: URL(fileURLWithPath: json))
-            }
+            let report = outcome.report
+            // A report that cannot be written is said; the run's own status stands.
+            OutputFiles.write([
+                ("--junit", junit, { Data(JUnitReport.xml(for: report).utf8) }),
+                ("--json", json, { try JSONReport.data(for: report) }),
+            ])
             print(TerminalReport.summary(for: report, color: color))
+            if bisectExit { throw ExitCode(outcome.bisectExitCode) }
             throw ExitCode(report.exitCode)
         }
     }

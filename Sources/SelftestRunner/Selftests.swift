@@ -12,7 +12,10 @@ struct Selftests: ParsableCommand {
             Exit status: 0 every test passed or skipped; 1 a test did not; \
             2 bad usage or a missing tool; 3 the runner itself failed; 130 interrupted.
             """,
-        subcommands: [Run.self, List.self, Kernel.self, Memory.self],
+        subcommands: [
+            Run.self, Series.self, Bisect.self, List.self, Kernel.self, Memory.self,
+            B4CheckCommand.self,
+        ],
         defaultSubcommand: Run.self)
 
     /// Maps every way out to the documented exit codes (ArgumentParser's own

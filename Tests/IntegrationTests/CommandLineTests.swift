@@ -72,6 +72,67 @@ extension VirtualMachineSuites {
             #expect(result.stderrText.contains("\(dir.path) is not a kernel source tree"))
         }
 
+        /// A series or bisect refuses bad input before it builds anything:
+        /// exit 2, the input named, a fix, no run directory left.
+        @Test func badSeriesAndBisectInputIsExit2NamingIt() throws {
+            let repo = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "cli-series-\(UUID())")
+            try FileManager.default.createDirectory(at: repo, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: repo) }
+            let git = Git(repo)
+            try git.checked(["init", "-q"])
+            try Data("x\n".utf8).write(to: repo.appendingPathComponent("Makefile"))
+            try git.checked(["add", "."])
+            try git.checked(["commit", "-q", "-m", "base"], environment: Git.identity)
+            let garbage = repo.appendingPathComponent("garbage.mbox")
+            try Data("not a mail at all\n".utf8).write(to: garbage)
+            let cache = repo.appendingPathComponent("cache").path
+            let plain = FileManager.default.temporaryDirectory.path
+            let refusals: [([String], String)] = [
+                (
+                    ["series", "--tree", repo.path, "--mbox", "/no/such.mbox"],
+                    "cannot read the mbox /no/such.mbox"
+                ),
+                (
+                    ["series", "--tree", repo.path, "--mbox", garbage.path],
+                    "\(garbage.path) holds no patch"
+                ),
+                (
+                    ["series", "--tree", repo.path, "--range", "nope..HEAD"],
+                    "'nope' names no commit"
+                ),
+                (["series", "--tree", repo.path, "--range", "HEAD"], "is not BASE..TIP"),
+                (["series", "--tree", repo.path, "--range", "HEAD..HEAD"], "holds no commit"),
+                (
+                    ["series", "--tree", plain, "--range", "a..b"],
+                    "\(plain) is not a git work tree"
+                ),
+                (["series", "--tree", repo.path], "give the series as --mbox FILE or as --range"),
+                (
+                    ["series", "--tree", repo.path, "--range", "a..b", "--base", "x"],
+                    "--base goes with --mbox"
+                ),
+                (
+                    [
+                        "series", "--tree", repo.path, "--range", "HEAD..HEAD", "--json",
+                        "/no/dir/x.json",
+                    ], "the directory /no/dir does not exist"
+                ),
+                (
+                    ["bisect", "--tree", repo.path, "--good", "nope", "--bad", "HEAD"],
+                    "--good: 'nope' names no commit"
+                ),
+            ]
+            for (arguments, said) in refusals {
+                let result = try selftests(arguments + ["--cache-dir", cache])
+                #expect(result.status == 2, "\(arguments): \(result.stderrText)")
+                #expect(result.stderrText.contains(said), "\(arguments): \(result.stderrText)")
+            }
+            let runs = (try? FileManager.default.contentsOfDirectory(atPath: cache + "/runs")) ?? []
+            #expect(runs.isEmpty, "a refused series left \(runs)")
+            #expect(try git.checked(["worktree", "list"]).split(separator: "\n").count == 1)
+        }
+
         @Test func aFailingTestIsExit1WithJUnitAndJSON() throws {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID())")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
