@@ -140,14 +140,23 @@ public enum JUnitReport {
     static func suite(named name: String, cases: [TestCase], report: RunReport)
         -> XMLWriter.Element
     {
-        func count(_ element: String) -> Int {
-            cases.filter { $0.result?.name == element }.count
-        }
         var properties = [("kernel", report.kernel)]
         if let release = report.kernelRelease {
             properties.append(("kernelRelease", release))
         }
         properties.append(("accelerator", report.accelerator))
+        return suite(
+            named: name, cases: cases, properties: properties, timestamp: report.startedAt)
+    }
+
+    /// A `<testsuite>` of `cases` with its counts, time and properties.
+    static func suite(
+        named name: String, cases: [TestCase], properties: [(String, String)],
+        timestamp: String?
+    ) -> XMLWriter.Element {
+        func count(_ element: String) -> Int {
+            cases.filter { $0.result?.name == element }.count
+        }
         return XMLWriter.Element(
             "testsuite",
             attributes: [
@@ -155,8 +164,7 @@ public enum JUnitReport {
                 ("failures", String(count("failure"))), ("errors", String(count("error"))),
                 ("skipped", String(count("skipped"))),
                 ("time", seconds(cases.compactMap(\.duration))),
-                ("timestamp", report.startedAt),
-            ],
+            ] + (timestamp.map { [("timestamp", $0)] } ?? []),
             children: [propertiesElement(properties)] + cases.map(caseElement))
     }
 

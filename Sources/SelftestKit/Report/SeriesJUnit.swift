@@ -71,20 +71,11 @@ extension JUnitReport {
     static func stepSuite(
         _ name: String, cases: [TestCase], properties: [(String, String)], run: RunReport?
     ) -> XMLWriter.Element {
-        func count(_ element: String) -> Int { cases.filter { $0.result?.name == element }.count }
         var all = properties
         if let run {
             all.append(("kernel", run.kernel))
             all.append(("accelerator", run.accelerator))
         }
-        return XMLWriter.Element(
-            "testsuite",
-            attributes: [
-                ("name", name), ("tests", String(cases.count)),
-                ("failures", String(count("failure"))), ("errors", String(count("error"))),
-                ("skipped", String(count("skipped"))),
-                ("time", seconds(cases.compactMap(\.duration))),
-            ] + (run.map { [("timestamp", $0.startedAt)] } ?? []),
-            children: [propertiesElement(all)] + cases.map(caseElement))
+        return suite(named: name, cases: cases, properties: all, timestamp: run?.startedAt)
     }
 }
