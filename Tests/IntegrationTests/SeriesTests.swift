@@ -161,7 +161,8 @@ extension VirtualMachineSuites {
             #expect(report.flakes.isEmpty)
             for step in report.steps {
                 let failing = step.verdicts.filter { $0.outcome != .pass }.map(\.test)
-                #expect(failing == (step.position < 2 ? [] : [Self.broken]), "step \(step.position)")
+                #expect(
+                    failing == (step.position < 2 ? [] : [Self.broken]), "step \(step.position)")
             }
             // Incremental: after the base, each build is seconds to a minute.
             for step in report.steps.dropFirst() {

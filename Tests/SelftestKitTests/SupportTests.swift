@@ -103,3 +103,28 @@ import Testing
         #expect(try FileDigests.hash(file.path) == big)
     }
 }
+
+@Suite struct RunDirectoriesTests {
+    /// The newest are kept; an old one a live run still holds is not pruned.
+    @Test func oldDirectoriesArePrunedButNeverOneInUse() throws {
+        let cache = Cache(
+            root: FileManager.default.temporaryDirectory.appendingPathComponent(
+                "runs-\(UUID().uuidString)"))
+        defer { try? FileManager.default.removeItem(at: cache.root) }
+        for index in 0..<RunDirectories.keep + 5 {
+            try cache.directory("runs", String(format: "2020-01-01T0000%02dZ-1", index))
+        }
+        let held = cache.entry("runs", "2020-01-01T000000Z-1")
+        let fd = open(held.appendingPathComponent(".lock").path, O_RDWR | O_CREAT, 0o644)
+        defer { close(fd) }
+        #expect(flock(fd, LOCK_SH) == 0)
+
+        let new = try RunDirectories.create(in: cache, kind: "series")
+        let left = try FileManager.default.contentsOfDirectory(atPath: cache.entry("runs").path)
+        #expect(left.contains(new.lastPathComponent))
+        #expect(left.contains(held.lastPathComponent), "a directory in use was pruned")
+        #expect(!left.contains("2020-01-01T000001Z-1"))
+        #expect(left.count == RunDirectories.keep + 1, "\(left.sorted())")
+        #expect(new.lastPathComponent.hasSuffix("-\(getpid())-series"))
+    }
+}
