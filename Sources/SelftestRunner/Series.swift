@@ -193,8 +193,8 @@ final class SeriesTerminal: SeriesObserver, RunObserver {
         fflush(nil)
     }
 
-    func finished(_ step: SeriesStep, label: String) {
-        print("[\(label)] " + SeriesText.stepLine(step))
+    func finished(_ step: SeriesStep, label: String, verdict: String?) {
+        print("[\(label)] " + SeriesText.stepLine(step) + (verdict.map { " · " + $0 } ?? ""))
         fflush(nil)
     }
 }

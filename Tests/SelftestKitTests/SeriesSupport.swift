@@ -189,7 +189,7 @@ final class SeriesRecorder: SeriesObserver {
     func retrying(_ tests: [String], attempt: Int, of retries: Int) {
         lines.withLock { $0.append("retry \(attempt)/\(retries) \(tests.joined(separator: ","))") }
     }
-    func finished(_ step: SeriesStep, label: String) {
+    func finished(_ step: SeriesStep, label: String, verdict: String?) {
         lines.withLock { $0.append("finish \(label)") }
     }
 }

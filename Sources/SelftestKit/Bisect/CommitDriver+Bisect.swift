@@ -119,7 +119,10 @@ extension CommitDriver {
             reference, name: label.replacingOccurrences(of: " ", with: "-"), clock: clock)
         var result = BisectStep(
             label: label, mark: .skip, reason: "does not build", step: step, tries: [])
-        defer { observer.finished(result.step, label: label) }
+        defer {
+            observer.finished(
+                result.step, label: label, verdict: "\(result.mark.rawValue): \(result.reason)")
+        }
         guard let kernel = built else {
             result.step.seconds = clock.phases
             return Evaluation(step: result)
@@ -180,6 +183,7 @@ extension CommitDriver {
         }
         step.run = runs.first
         step.retryRuns = Array(runs.dropFirst())
+        step.verdicts = Self.verdicts(first: runs.first, retries: step.retryRuns, reference: nil)
         clock.end("tests")
         step.seconds = clock.phases
         step.seconds["total"] = Date().timeIntervalSince(clock.started)

@@ -33,7 +33,7 @@ public enum SeriesText {
     static let legend = [
         ". pass  s skip  F fail  T timeout  C kernel crash  W splat  E program build error",
         "I infra error  - not run   ! regression (first bad)  ~ flaky (passed on a re-run)",
-        "+ fixed   = N: kernel byte-identical to step N, its results carried over",
+        "+ fixed   = N: the kernel of step N (byte-identical, or not rebuilt), its results",
     ]
 
     /// Tests that did not pass at some step, in catalog order: the columns.
@@ -82,7 +82,7 @@ public enum SeriesText {
             lines.append(
                 position + "  " + String(step.commit.prefix(12)) + "  "
                     + pad(buildCell(step), 9) + "  " + cells.joined(separator: " ")
-                    + (shown.isEmpty ? "" : "  ") + String(subject.prefix(50)))
+                    + (shown.isEmpty ? "" : "  ") + clip(subject, 50))
         }
         if let missing = report.notApplied {
             lines.append(
@@ -222,7 +222,7 @@ public enum SeriesText {
                 "Base:      \(base.commit.prefix(12)) \(base.subject) (\(report.baseNote))")
         }
         lines.append("")
-        lines += matrix(report).map { "  " + $0 }
+        lines += matrix(report).map { $0.isEmpty ? "" : "  " + $0 }
         let verdicts = verdicts(report)
         if !verdicts.isEmpty { lines += [""] + verdicts }
         lines += [
@@ -244,6 +244,11 @@ public enum SeriesText {
         let verdicts = verdicts(report)
         if !verdicts.isEmpty { lines += [""] + verdicts }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `text`, cut to `width` characters with an ellipsis.
+    static func clip(_ text: String, _ width: Int) -> String {
+        text.count <= width ? text : text.prefix(width - 1) + "…"
     }
 
     static func pad(_ text: String, _ width: Int, right: Bool = false) -> String {

@@ -26,7 +26,7 @@ extension CommitDriver {
                 }
             }
             steps.append(step)
-            observer.finished(step, label: label)
+            observer.finished(step, label: label, verdict: nil)
         }
         return Self.conclude(
             plan: plan, steps: steps, tree: worktree.tree.path, worktree: worktree.path.path,
@@ -99,7 +99,6 @@ extension CommitDriver {
     {
         let dir = directory.appendingPathComponent(String(format: "step-%02d", commit.position))
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        observer.note("not built: \(reason); the kernel is step \(previous.position)'s")
         return SeriesStep(
             position: commit.position, subject: commit.subject, commit: commit.commit,
             messageId: commit.messageId,

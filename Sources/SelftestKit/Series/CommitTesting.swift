@@ -29,7 +29,8 @@ public protocol SeriesObserver: Sendable {
     func started(_ step: SeriesCommit, label: String)
     /// Some tests of the step run again on the same kernel.
     func retrying(_ tests: [String], attempt: Int, of retries: Int)
-    func finished(_ step: SeriesStep, label: String)
+    /// A step ended; `verdict` is a bisect's mark and its reason.
+    func finished(_ step: SeriesStep, label: String, verdict: String?)
 }
 
 extension TestBench: CommitTesting {
