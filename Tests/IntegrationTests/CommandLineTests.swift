@@ -32,6 +32,14 @@ extension VirtualMachineSuites {
             #expect(result.stderrText.contains("fix:"))
         }
 
+        /// For `git bisect run`, a runner that cannot give a verdict aborts
+        /// (128) rather than marking the commit.
+        @Test func bisectExitTurnsARunnerErrorInto128() throws {
+            let result = try selftests(["run", "--bisect-exit", "--kernel", "/no/such/bzImage"])
+            #expect(result.status == 128)
+            #expect(result.stderrText.contains("/no/such/bzImage"))
+        }
+
         @Test func aFilterThatMatchesNothingIsExit2() throws {
             let result = try selftests(["run", "--filter", "no/such/test"])
             #expect(result.status == 2)

@@ -105,6 +105,27 @@ import Testing
         }
     }
 
+    /// Another kernel with the same types gives the same vmlinux.h text:
+    /// its programs must not compile again, wherever its header lives.
+    @Test func programsAreKeyedOnTheHeadersTextNotOnItsKernel() throws {
+        let (header, toolchain) = try header()
+        let progs = RunPipeline.defaultProgsDirectory
+        let source = Data("int x;".utf8)
+        func key(_ header: VmlinuxHeader) throws -> String {
+            try ProgramCompiler(
+                progsDirectory: progs, toolchain: toolchain, header: header, cache: cache
+            )
+            .key(for: "sk_storage_omem", source: source)
+        }
+        var otherKernel = header
+        otherKernel.directory = cache.root.appendingPathComponent("btf/another-kernel")
+        otherKernel.kernelDigest = String(repeating: "0", count: 64)
+        #expect(try key(otherKernel) == key(header))
+        var otherTypes = header
+        otherTypes.textDigest = String(repeating: "1", count: 64)
+        #expect(try key(otherTypes) != key(header))
+    }
+
     @Test func clangArgumentsTargetBPFWithCORE() throws {
         let (header, toolchain) = try header()
         let compiler = ProgramCompiler(

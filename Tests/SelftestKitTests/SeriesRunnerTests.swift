@@ -292,3 +292,26 @@ import Testing
         #expect(!UnbuiltPaths().containsAll([]), "an empty change is no reason to skip")
     }
 }
+
+/// `run --bisect-exit`: git bisect run's codes from a run's outcome.
+@Suite struct BisectExitTests {
+    static func report(_ outcomes: [Outcome]) -> RunReport {
+        var report = RunReport(kernel: "k", accelerator: "tcg", startedAt: "t")
+        report.records = outcomes.enumerated().map {
+            TestRecord(name: "t\($0.offset)", outcome: $0.element)
+        }
+        return report
+    }
+
+    @Test func eachOutcomeMapsToGitBisectRunsCode() {
+        #expect(RunOutcome.ran(Self.report([.pass, .skip])).bisectExitCode == 0)
+        #expect(RunOutcome.ran(Self.report([.pass, .fail])).bisectExitCode == 1)
+        #expect(RunOutcome.ran(Self.report([.kernelCrash])).bisectExitCode == 1)
+        #expect(RunOutcome.ran(Self.report([.fail, .infraError])).bisectExitCode == 128)
+        let failure = KernelBuildFailure(
+            error: BuildError(file: "kernel/bpf/core.c", line: 1, message: "error: x"),
+            log: "/log", seconds: 1, tree: "/t", commit: nil)
+        #expect(
+            RunOutcome.kernelDidNotBuild(failure, Self.report([.buildError])).bisectExitCode == 125)
+    }
+}
