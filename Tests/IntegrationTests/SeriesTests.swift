@@ -115,13 +115,18 @@ extension VirtualMachineSuites {
             ]
         }
 
-        @Test(.timeLimit(.minutes(90)))
-        func theSeriesNamesTheBreakingPatchAndBisectPinsTheSameCommit() throws {
-            let series = try Self.makeSeries()
-            let before = try Self.state(of: series.tree)
+        /// The series, the user's tree as it was, and a scratch directory.
+        static func prepare() throws -> (Series, [String], URL) {
+            let series = try makeSeries()
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "series-\(UUID())")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            return (series, try state(of: series.tree), dir)
+        }
+
+        @Test(.timeLimit(.minutes(90)))
+        func theSeriesNamesTheBreakingPatchAndBisectPinsTheSameCommit() throws {
+            let (series, before, dir) = try Self.prepare()
             defer { try? FileManager.default.removeItem(at: dir) }
             let json = dir.appendingPathComponent("series.json")
             let markdown = dir.appendingPathComponent("series.txt")
@@ -197,11 +202,7 @@ extension VirtualMachineSuites {
 
         @Test(.timeLimit(.minutes(30)))
         func ctrlCDuringASeriesLeavesNoQEMUNoMakeAndACleanWorktree() throws {
-            let series = try Self.makeSeries()
-            let before = try Self.state(of: series.tree)
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "series-int-\(UUID())")
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let (series, before, dir) = try Self.prepare()
             defer { try? FileManager.default.removeItem(at: dir) }
             let out = dir.appendingPathComponent("out")
             let child = try ChildProcess.spawn(
