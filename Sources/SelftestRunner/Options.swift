@@ -122,21 +122,15 @@ enum OutputFiles {
 
     /// Writes each report; a failure to write one is said, not thrown, so
     /// the run's own status still decides the exit code.
-    @discardableResult
-    static func write(_ files: [(option: String, path: String?, data: () throws -> Data)])
-        -> Bool
-    {
-        var ok = true
+    static func write(_ files: [(option: String, path: String?, data: () throws -> Data)]) {
         for case let (option, path?, data) in files {
             do {
                 try data().write(to: URL(fileURLWithPath: path))
             } catch {
                 FileHandle.standardError.write(
                     Data("selftests: could not write \(option) \(path): \(error)\n".utf8))
-                ok = false
             }
         }
-        return ok
     }
 }
 

@@ -124,7 +124,7 @@ extension CommitDriver {
                 result.step, label: label, verdict: "\(result.mark.rawValue): \(result.reason)")
         }
         guard let kernel = built else {
-            result.step.seconds = clock.phases
+            result.step.seconds = clock.phasesWithTotal
             return Evaluation(step: result)
         }
         let dir = URL(fileURLWithPath: step.directory)
@@ -159,20 +159,20 @@ extension CommitDriver {
             }
             if result.mark == .good { result.reason = "passes on \(runs.count) tries" }
         } else {
-            let first = try attempt(tester.testNames)
-            var failing = first.filter { !$0.outcome.isSuccess }.map {
-                TestOutcome(test: $0.name, outcome: $0.outcome)
-            }
-            let flaky = failing.map(\.test)
-            for _ in 0..<retries where !failing.isEmpty {
-                let again = try attempt(
-                    StepComparison.rerunNames(for: failing.map(\.test), among: tester.testNames))
-                failing.removeAll { failure in
-                    again.contains { $0.name == failure.test && $0.outcome.isSuccess }
-                }
-            }
+            // As a series' base: what fails is re-run; what never passes
+            // is the signature, what passed on a re-run was flaky.
+            let first = try tester.run(kernel: kernel, tests: tester.testNames, in: dir)
+            runs = [first] + (try reruns(first, kernel: kernel, reference: nil, in: dir))
+        }
+        step.run = runs.first
+        step.retryRuns = Array(runs.dropFirst())
+        step.verdicts = Self.verdicts(first: runs.first, retries: step.retryRuns, reference: nil)
+        if signature == nil {
+            let failing = step.verdicts.filter { !$0.outcome.isSuccess && $0.change != .flaky }
+            let flaky = step.verdicts.filter { $0.change == .flaky }.map(\.test)
             if !failing.isEmpty {
-                found = FailureSignature(failures: failing)
+                found = FailureSignature(
+                    failures: failing.map { TestOutcome(test: $0.test, outcome: $0.outcome) })
                 (result.mark, result.reason) = (.bad, "fails on every try: \(found!.description)")
             } else if flaky.isEmpty {
                 result.reason = "passes every selected test: nothing to bisect"
@@ -181,12 +181,8 @@ extension CommitDriver {
                     "fails only flakily: \(flaky.joined(separator: ", ")) passed on a re-run"
             }
         }
-        step.run = runs.first
-        step.retryRuns = Array(runs.dropFirst())
-        step.verdicts = Self.verdicts(first: runs.first, retries: step.retryRuns, reference: nil)
         clock.end("tests")
-        step.seconds = clock.phases
-        step.seconds["total"] = Date().timeIntervalSince(clock.started)
+        step.seconds = clock.phasesWithTotal
         result.step = step
         return Evaluation(step: result, signature: found)
     }

@@ -88,10 +88,6 @@ public struct RunPipeline: Sendable {
             .appendingPathComponent("selftests-guest").path
     }
 
-    public static func selectTests(filter: String?) throws -> [TestSpec] {
-        try TestBench.selectTests(filter: filter)
-    }
-
     /// One kernel: `--kernel`, the default, or `--tree` built first. A tree
     /// that does not compile makes every selected test a `build-error`
     /// record, so that CI's JUnit and JSON show why nothing ran.
@@ -152,6 +148,11 @@ final class PhaseClock: @unchecked Sendable {
     let started = Date()
     private var last = Date()
     private(set) var phases: [String: Double] = [:]
+
+    /// Every phase so far, and `total`: the seconds since the clock started.
+    var phasesWithTotal: [String: Double] {
+        phases.merging(["total": Date().timeIntervalSince(started)]) { _, total in total }
+    }
 
     /// Ends `phase` now; returns its seconds.
     @discardableResult

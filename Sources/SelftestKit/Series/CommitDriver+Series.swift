@@ -9,17 +9,17 @@ extension CommitDriver {
     public func series(_ plan: SeriesPlan) throws -> SeriesReport {
         let started = Date()
         var steps: [SeriesStep] = []
-        var reference: [String: Outcome]?
         var kernels: [String: SeriesStep] = [:]
+        // What each step is compared with: the last one that built.
         var lastBuilt: SeriesStep?
         for commit in plan.steps {
             let label = "\(commit.position)/\(plan.total)"
             observer.started(commit, label: label)
             var step = try self.step(
-                commit, reference: reference, kernels: kernels, lastBuilt: lastBuilt)
+                commit, reference: lastBuilt.map { StepComparison.reference($0.verdicts) },
+                kernels: kernels, lastBuilt: lastBuilt)
             if let apply = plan.applySeconds[commit.position] { step.seconds["apply"] = apply }
             if step.build.built {
-                reference = StepComparison.reference(step.verdicts)
                 lastBuilt = step
                 if let digest = step.kernel?.imageDigest, kernels[digest] == nil {
                     kernels[digest] = step
@@ -66,8 +66,7 @@ extension CommitDriver {
                 clock.end("tests")
             }
         }
-        step.seconds = clock.phases
-        step.seconds["total"] = Date().timeIntervalSince(clock.started)
+        step.seconds = clock.phasesWithTotal
         return step
     }
 

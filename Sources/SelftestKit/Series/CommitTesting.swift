@@ -115,9 +115,9 @@ public struct CommitDriver: Sendable {
         }
     }
 
-    /// Copies a build log into the step's directory: the build directory
-    /// keeps only the last one.
-    static func keepLog(_ log: String, in dir: URL) -> String? {
+    /// Copies a build log into the step's directory (the build directory
+    /// keeps only the last one); the original's path if it cannot.
+    static func keepLog(_ log: String, in dir: URL) -> String {
         let copy = dir.appendingPathComponent("build.log")
         try? FileManager.default.removeItem(at: copy)
         guard (try? FileManager.default.copyItem(at: URL(fileURLWithPath: log), to: copy)) != nil
