@@ -112,6 +112,9 @@ import Testing
         #expect(check.patches[2].results[0].summary == "the kernel does not build")
         #expect(check.patches[0].results[0].summary.contains("same kernel as patch 0"))
         #expect(
+            check.patches[0].results[0].summary.hasPrefix("2 of 2 pass"),
+            "the pseudo-test for splats outside tests is no test of the user's")
+        #expect(
             check.results(messageId: nil, patchId: "abc123", subject: nil)
                 == check.patches[1].results)
         #expect(check.results(messageId: "<nope>", patchId: nil, subject: "nothing").isEmpty)

@@ -38,7 +38,11 @@ public struct B4Check: Sendable, Codable, Equatable {
         for step in report.steps where step.position > 0 {
             let regressions = report.regressions.filter { $0.firstBad.position == step.position }
             let flaky = step.verdicts.filter { $0.change == .flaky }
-            let failing = step.verdicts.filter { !$0.effective.isSuccess }
+            // Kernel complaints outside any test count when there are some.
+            let tests = step.verdicts.filter {
+                $0.test != StepComparison.unattributed || !$0.effective.isSuccess
+            }
+            let failing = tests.filter { !$0.effective.isSuccess }
             var result: Result
             if !step.build.built {
                 result = Result(
@@ -62,7 +66,7 @@ public struct B4Check: Sendable, Codable, Equatable {
                         .joined(separator: "\n"))
             } else {
                 var summary =
-                    "\(step.verdicts.count - failing.count) of \(step.verdicts.count) pass"
+                    "\(tests.count - failing.count) of \(tests.count) pass"
                 if !failing.isEmpty { summary += "; \(failing.count) fail as before this patch" }
                 if let from = step.carriedFrom { summary += " (same kernel as patch \(from))" }
                 result = Result(tool: tool, status: "pass", summary: summary, details: nil)
