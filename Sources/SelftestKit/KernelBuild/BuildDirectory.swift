@@ -95,29 +95,6 @@ public struct BuildDirectory: Sendable {
     /// Holds an exclusive lock on the directory while `body` runs; another run
     /// building the same tree and config waits (up to `timeout` seconds).
     func withLock<T>(timeout: Double, waiting: () -> Void, _ body: () throws -> T) throws -> T {
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        let fd = open(root.appendingPathComponent("lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw SelftestError(
-                .infrastructure,
-                "cannot open the lock in \(root.path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
-        let deadline = Date().addingTimeInterval(timeout)
-        var told = false
-        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            if !told {
-                waiting()
-                told = true
-            }
-            if Date() >= deadline {
-                throw SelftestError(
-                    .infrastructure, "another build held \(root.path) for \(Int(timeout)) s",
-                    fix: "wait for the other selftests run to finish, or stop it")
-            }
-            usleep(500_000)
-        }
-        defer { flock(fd, LOCK_UN) }
-        return try body()
+        try DirectoryLock.hold(root, timeout: timeout, waiting: waiting, body)
     }
 }
