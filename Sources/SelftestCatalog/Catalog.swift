@@ -20,6 +20,9 @@ public struct TestSpec: Sendable, Hashable, Codable {
     /// cases) run only when a filter pattern starts with this prefix.
     /// Fixtures get `fixture`.
     public var optInPrefix: String?
+    /// For an entry of the tree's own test_progs (`test_progs/<test>`): the
+    /// arguments the guest agent passes to it. Empty for the catalog's tests.
+    public var arguments: [String] = []
 
     public init(
         _ name: String, _ summary: String, object: String? = nil, timeoutSeconds: Int = 30,

@@ -8,10 +8,13 @@ public typealias TestBody = @Sendable (TestContext) throws -> Void
 /// child with a bound, write KTAP to the results port and a start/end marker
 /// for each test to `/dev/kmsg`.
 public enum Agent {
-    /// One line of the plan the host put in the image: `name<TAB>timeout`.
+    /// One line of the plan the host put in the image: `name<TAB>timeout`,
+    /// then for a test_progs entry `<TAB>` and its arguments, separated by
+    /// U+001F.
     struct PlannedTest {
         var name: String
         var timeoutSeconds: Int
+        var arguments: [String] = []
     }
 
     public static func main(arguments: [String]) -> Int32 {
@@ -29,6 +32,12 @@ public enum Agent {
         for (index, test) in plan.enumerated() {
             FD.writeAll(out, "# start \(test.name)\n")
             mark(kmsg, "start", test.name)
+            if test.name.hasPrefix("test_progs/") {
+                let closing = TestProgsRunner.run(test, number: index + 1, out: out)
+                mark(kmsg, "end", test.name)
+                FD.writeAll(out, closing)
+                continue
+            }
             let result = run(test)
             mark(kmsg, "end", test.name)
             FD.writeAll(out, result.ktap(number: index + 1, name: test.name))
@@ -43,7 +52,11 @@ public enum Agent {
             let fields = line.split(separator: "\t")
             guard let name = fields.first, !name.isEmpty else { return nil }
             let timeout = fields.count > 1 ? Int(fields[1]) ?? 30 : 30
-            return PlannedTest(name: String(name), timeoutSeconds: timeout)
+            let arguments =
+                fields.count > 2
+                ? fields[2].split(separator: "\u{1F}").map(String.init) : []
+            return PlannedTest(
+                name: String(name), timeoutSeconds: timeout, arguments: arguments)
         }
     }
 

@@ -61,8 +61,25 @@ struct TestOptions: ParsableArguments {
         name: .long, help: "Seconds any one test may take (default: each test's own bound).")
     var testTimeout: Int?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Also run these tests of the tree's own test_progs, built from the same tree.",
+            discussion:
+                "test_progs' selection syntax: 'test', 'test/subtest', globs, comma-separated. "
+                + "Without --tree: the default source tree (Debian's 6.12)."))
+    var testProgs: String?
+
+    @Option(
+        name: .long,
+        help: "A deny list for --test-progs, in test_progs' @file format (a glob per line).")
+    var testProgsDeny: String?
+
     func validate() throws {
         if (testTimeout ?? 1) <= 0 { throw ValidationError("timeouts must be positive") }
+        if testProgsDeny != nil && testProgs == nil {
+            throw ValidationError("--test-progs-deny applies to the tests --test-progs selects")
+        }
     }
 
     func apply(to options: inout RunOptions) {
@@ -70,6 +87,8 @@ struct TestOptions: ParsableArguments {
         options.progsDirectory = progs.map { URL(fileURLWithPath: $0) }
         options.agent = agent
         options.testTimeout = testTimeout
+        options.testProgs = testProgs
+        options.testProgsDeny = testProgsDeny
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SelftestCatalog
 import Testing
 
 @testable import SelftestKit
@@ -32,10 +33,19 @@ import Testing
     }
 
     @Test func planArchiveCarriesNamesAndBounds() throws {
-        let data = GuestImage.planArchive([("storage/sk/a", 30), ("fixture/hang", 3)])
+        var entry = TestSpec("test_progs/hashmap", "upstream", timeoutSeconds: 300)
+        entry.arguments = ["-a", "hashmap/generic", "-d", "@/test_progs/deny"]
+        let data = GuestImage.planArchive([
+            TestSpec("storage/sk/a", "a", timeoutSeconds: 30),
+            TestSpec("fixture/hang", "hang", timeoutSeconds: 3), entry,
+        ])
         let text = String(decoding: data, as: UTF8.self)
         #expect(text.contains("selftests/plan"))
-        #expect(text.contains("storage/sk/a\t30\nfixture/hang\t3\n"))
+        #expect(
+            text.contains(
+                "storage/sk/a\t30\nfixture/hang\t3\n"
+                    + "test_progs/hashmap\t300\t-a\u{1F}hashmap/generic\u{1F}-d\u{1F}@/test_progs/deny\n"
+            ))
         #expect(text.contains("TRAILER!!!"))
     }
 }

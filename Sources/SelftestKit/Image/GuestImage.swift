@@ -1,4 +1,5 @@
 import Foundation
+import SelftestCatalog
 
 /// The initramfs the VM boots: init, busybox, the guest agent with its
 /// shared-library closure, and the compiled BPF objects.
@@ -6,6 +7,9 @@ public struct GuestImage: Sendable {
     /// The cached base archive (everything but the plan).
     public var base: URL
     public var cached: Bool
+    /// Archives appended after the base: the tree's test_progs when a run
+    /// selected some of its tests (only then, so other boots stay small).
+    public var extras: [URL] = []
 
     /// The busybox applets the init script and tests call.
     static let applets = [
@@ -83,19 +87,26 @@ public struct GuestImage: Sendable {
         return GuestImage(base: base, cached: false)
     }
 
-    /// The plan archive: which tests to run, with their bounds.
-    public static func planArchive(_ tests: [(name: String, timeout: Int)]) -> Data {
+    /// The plan archive: which tests to run, with their bounds, and for a
+    /// test_progs entry its arguments (separated by U+001F, which no
+    /// argument holds).
+    public static func planArchive(_ tests: [TestSpec]) -> Data {
         var cpio = CPIOWriter()
         cpio.directory("selftests")
-        let plan = tests.map { "\($0.name)\t\($0.timeout)\n" }.joined()
+        let plan = tests.map { test in
+            let arguments =
+                test.arguments.isEmpty ? "" : "\t" + test.arguments.joined(separator: "\u{1F}")
+            return "\(test.name)\t\(test.timeoutSeconds)\(arguments)\n"
+        }.joined()
         cpio.file("selftests/plan", contents: Data(plan.utf8))
         return cpio.finish()
     }
 
-    /// Writes base + plan as one initrd (the kernel unpacks concatenated
-    /// archives in order).
+    /// Writes base + extras + plan as one initrd (the kernel unpacks
+    /// concatenated archives in order).
     public func initrd(plan: Data, at url: URL) throws {
         var data = try Data(contentsOf: base)
+        for extra in extras { data.append(try Data(contentsOf: extra)) }
         data.append(plan)
         try Cache.write(data, to: url)
     }

@@ -53,6 +53,27 @@ public struct KernelImage: Sendable {
         return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The kernel's `.config`, where a build or a package leaves it: the
+    /// `config-<version>` beside a packaged `vmlinuz-<version>`, or the
+    /// `.config` of the build directory a `arch/x86/boot/bzImage` is in.
+    public var configFile: String? {
+        let url = URL(fileURLWithPath: path)
+        let name = url.lastPathComponent
+        var candidates: [URL] = []
+        if name.hasPrefix("vmlinuz-") {
+            candidates.append(
+                url.deletingLastPathComponent().appendingPathComponent(
+                    "config-" + name.dropFirst("vmlinuz-".count)))
+        }
+        if path.hasSuffix("arch/x86/boot/bzImage") {
+            candidates.append(
+                url.deletingLastPathComponent().deletingLastPathComponent()
+                    .deletingLastPathComponent().deletingLastPathComponent()
+                    .appendingPathComponent(".config"))
+        }
+        return candidates.first { FileManager.default.fileExists(atPath: $0.path) }?.path
+    }
+
     /// The newest kernel `scripts/setup.sh` unpacked into the cache.
     public static func defaultKernel(cache: Cache) throws -> KernelImage {
         let dir = cache.entry("kernels")

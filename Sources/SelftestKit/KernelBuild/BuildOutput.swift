@@ -114,13 +114,17 @@ public struct BuildOutput: Sendable {
     }
 
     /// `  CC      kernel/bpf/core.o` → `CC kernel/bpf/core.o`. Kbuild prints
-    /// two spaces, the tool in capitals padded to seven, a space, the target.
+    /// two spaces, the tool in capitals padded to seven, a space, the target;
+    /// the selftests print `  CLNG-BPF [test_progs] x.bpf.o` the same way.
     static func step(_ line: String) -> String? {
         guard line.hasPrefix("  "), !line.hasPrefix("   ") else { return nil }
         let words = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard words.count == 2, let tool = words.first, tool.count <= 8,
             tool.first?.isUppercase == true,
-            tool.allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber || $0 == "_") })
+            // `CLNG-BPF`, `GEN-SKEL`: the selftests' Makefile's own tools.
+            tool.allSatisfy({
+                $0.isASCII && ($0.isUppercase || $0.isNumber || $0 == "_" || $0 == "-")
+            })
         else { return nil }
         return "\(tool) \(words[1].trimmingCharacters(in: .whitespaces))"
     }

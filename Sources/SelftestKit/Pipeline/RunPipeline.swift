@@ -25,6 +25,10 @@ public struct RunOptions: Sendable {
     public var buildTimeout: Double = 3 * 3600
     /// Config fragments on top of `bpf-minimal` for `tree` (names or files).
     public var configs: [String] = []
+    /// Tests of the tree's own test_progs to run (its selection syntax).
+    public var testProgs: String?
+    /// A deny list for them, in test_progs' `@file` format.
+    public var testProgsDeny: String?
 
     public init() {}
 }

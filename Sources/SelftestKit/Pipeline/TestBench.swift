@@ -68,10 +68,13 @@ public final class TestBench: Sendable {
         throws -> RunReport
     {
         defer { digests.save() }
+        let wanted = tests.map { Set($0.map(\.name)) }
         let tests = tests ?? self.tests
         let clock = PhaseClock()
         observer.note("kernel \(kernel.image.release ?? "?") (\(kernel.image.path))")
         let probe = startProbe(kernel: kernel)
+        let testProgs = try prepareTestProgs(kernel: kernel, wanted: wanted)
+        if options.testProgs != nil { clock.end("test-progs-build") }
 
         let header = try VmlinuxHeader.make(
             for: kernel.image, toolchain: toolchain, cache: cache, digests: digests)
@@ -98,15 +101,16 @@ public final class TestBench: Sendable {
         }
         clock.end("compile")
 
-        let image = try GuestImage.make(
+        var image = try GuestImage.make(
             agent: options.agent ?? RunPipeline.defaultAgent, objects: objects,
             toolchain: toolchain, cache: cache, digests: digests)
+        image.extras = testProgs.payload.map { [$0] } ?? []
         clock.end("image")
 
         let choice = try decideAccelerator(probe)
         clock.end("probe")
 
-        var records: [TestRecord] = []
+        var records: [TestRecord] = testProgs.records
         var toRun: [TestSpec] = []
         for test in tests {
             if let object = test.object, let message = buildErrors[object] {
@@ -119,6 +123,7 @@ public final class TestBench: Sendable {
                 toRun.append(test)
             }
         }
+        toRun += testProgs.specs
 
         var report = RunReport(
             kernel: kernel.image.path, kernelRelease: kernel.image.release,
@@ -140,9 +145,13 @@ public final class TestBench: Sendable {
             report.kernelRelease = outcome.kernelRelease ?? report.kernelRelease
             report.phases = outcome.phases
         }
+        // Ours in the catalog's order, then test_progs' in its own.
         let order = Dictionary(
-            tests.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
-        report.records = records.sorted { (order[$0.name] ?? 0) < (order[$1.name] ?? 0) }
+            (tests + testProgs.specs).enumerated().map { ($1.name, $0) },
+            uniquingKeysWith: { a, _ in a })
+        report.records = records.sorted {
+            (order[$0.name] ?? Int.max) < (order[$1.name] ?? Int.max)
+        }
         for (phase, seconds) in clock.phases { report.phases[phase] = seconds }
         return report
     }

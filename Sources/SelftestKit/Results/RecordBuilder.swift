@@ -15,6 +15,9 @@ public enum RecordBuilder {
 
     static func record(from result: KTAPResult, prefix: String?) -> TestRecord {
         let name = prefix.map { "\($0)/\(result.name)" } ?? result.name
+        if prefix == nil && name.hasPrefix(TestProgsOutput.suite + "/") {
+            return testProgsRecord(from: result)
+        }
         var errors: [String] = []
         var diagnostics: [String] = []
         var duration: Double?
@@ -34,6 +37,25 @@ public enum RecordBuilder {
             name: name, outcome: outcome(of: result), duration: duration, message: message,
             diagnostics: diagnostics,
             subtests: result.subtests.map { record(from: $0, prefix: name) })
+    }
+
+    /// A test_progs entry: the agent passed on test_progs' lines and how it
+    /// ended; its verdict and subtests come from those, not from the agent's
+    /// own `ok`/`not ok`.
+    static func testProgsRecord(from result: KTAPResult) -> TestRecord {
+        var lines: [String] = []
+        var end: TestProgsEnd?
+        var duration: Double?
+        for line in result.diagnostics {
+            if line.hasPrefix(TestProgsOutput.lineTag) {
+                lines.append(String(line.dropFirst(TestProgsOutput.lineTag.count)))
+            } else if line.hasPrefix(TestProgsOutput.endTag) {
+                end = TestProgsEnd(agentLine: String(line.dropFirst(TestProgsOutput.endTag.count)))
+            } else if line.hasPrefix("duration_ms: "), let ms = Double(line.dropFirst(13)) {
+                duration = ms / 1000
+            }
+        }
+        return TestProgsOutput.record(name: result.name, lines: lines, end: end, duration: duration)
     }
 
     static func outcome(of result: KTAPResult) -> Outcome {

@@ -44,7 +44,7 @@ public struct GuestSession {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let initrd = dir.appendingPathComponent("initrd.cpio")
             try image.initrd(
-                plan: GuestImage.planArchive(remaining.map { ($0.name, $0.timeoutSeconds) }),
+                plan: GuestImage.planArchive(remaining),
                 at: initrd)
             defer { try? FileManager.default.removeItem(at: initrd) }
 
