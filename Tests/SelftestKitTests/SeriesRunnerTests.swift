@@ -87,6 +87,24 @@ import Testing
                 == .buildError)
     }
 
+    /// The tree's test_progs is one name among the tests a series runs;
+    /// a failure under it re-runs that test_progs test, not the suite.
+    @Test func aTestProgsFailureReRunsItsOwnTestProgsTest() {
+        #expect(
+            StepComparison.rerunNames(
+                for: [
+                    "test_progs/task_local_storage/recursion",
+                    "test_progs/task_local_storage/nodeadlock", "test_progs/htab_reuse",
+                ],
+                among: ["storage/sk/omem_charge_delete", TestProgsOutput.suite])
+                == ["test_progs/htab_reuse", "test_progs/task_local_storage"])
+        #expect(
+            StepComparison.rerunNames(
+                for: ["storage/sk/omem_charge_delete"],
+                among: ["storage/sk/omem_charge_delete", TestProgsOutput.suite])
+                == ["storage/sk/omem_charge_delete"])
+    }
+
     @Test func aSplatOutsideAnyTestIsALeafAndReRunsEverything() {
         let splat = Splat(
             kind: .warning, title: "WARNING: at kernel/bpf/core.c", lines: [], test: nil)
@@ -212,6 +230,41 @@ import Testing
         // At 4 it is compared with 3, where it passed: a regression again.
         #expect(report.regressions.map(\.firstBad.position) == [2, 4])
         #expect(report.regressions.first?.fixedAt == 3)
+    }
+
+    /// With the tree's own test_progs selected, a patch to the selftests
+    /// changes results though the kernel stays the same: it is built and
+    /// run, not carried over.
+    @Test func aSelftestsPatchIsRunWhenTheTestsComeFromTheTree() throws {
+        let test = "tools/testing/selftests/bpf/prog_tests/x.c"
+        for inputs in [[], ["tools", "kernel/bpf"]] {
+            let repo = try ScratchRepo.make(files: [
+                "kernel/bpf/hashtab.c": "int hash;\n", test: "1\n",
+            ])
+            defer { repo.remove() }
+            let base = try repo.git.checked(["rev-parse", "HEAD"])
+            let patch = try repo.commit("selftests/bpf: expect more", files: [test: "2\n"])
+            let plan = try SeriesPlan.range("\(base)..HEAD", tree: repo.git)
+            let tester = ScriptedTester(tests: [
+                "storage/sk/omem_charge_delete", TestProgsOutput.suite,
+            ])
+            tester.testInputs = inputs
+            tester.builds = [base: .kernel(digest: "k0"), patch: .kernel(digest: "k0")]
+            let worktree = try Worktree.open(tree: repo.url, at: base, cache: repo.cache)
+            defer { worktree.close() }
+            let report = try CommitDriver(
+                tester: tester, worktree: worktree, retries: 0, observer: SeriesRecorder(),
+                directory: try repo.cache.directory("runs", "series")
+            ).series(plan)
+            if inputs.isEmpty {
+                #expect(tester.builtCommits == [base], "a selftests-only patch is not built")
+                #expect(report.steps[1].build.skipped != nil)
+            } else {
+                #expect(tester.builtCommits == [base, patch])
+                #expect(report.steps[1].carriedFrom == nil, "same kernel, other tests")
+                #expect(tester.runs.count == 2)
+            }
+        }
     }
 
     @Test func aFailureThatPassesOnAReRunIsFlakyNotARegression() throws {

@@ -64,16 +64,16 @@ public final class TestBench: Sendable {
     /// The whole pipeline on one kernel: BTF, programs, image, boots,
     /// verdicts. `tests` defaults to the selection; `directory` holds this
     /// run's console logs and KTAP.
-    public func run(kernel: KernelUnderTest, tests: [TestSpec]? = nil, in directory: URL)
-        throws -> RunReport
-    {
+    public func run(
+        kernel: KernelUnderTest, tests: [TestSpec]? = nil, testProgs: TestProgsChoice = .all,
+        in directory: URL
+    ) throws -> RunReport {
         defer { digests.save() }
-        let wanted = tests.map { Set($0.map(\.name)) }
         let tests = tests ?? self.tests
         let clock = PhaseClock()
         observer.note("kernel \(kernel.image.release ?? "?") (\(kernel.image.path))")
         let probe = startProbe(kernel: kernel)
-        let testProgs = try prepareTestProgs(kernel: kernel, wanted: wanted)
+        let testProgs = try prepareTestProgs(kernel: kernel, choice: testProgs)
         if options.testProgs != nil { clock.end("test-progs-build") }
 
         let header = try VmlinuxHeader.make(

@@ -21,8 +21,10 @@ extension CommitDriver {
             if let apply = plan.applySeconds[commit.position] { step.seconds["apply"] = apply }
             if step.build.built {
                 lastBuilt = step
-                if let digest = step.kernel?.imageDigest, kernels[digest] == nil {
-                    kernels[digest] = step
+                if let key = try resultKey(step.kernel?.imageDigest, at: step.commit),
+                    kernels[key] == nil
+                {
+                    kernels[key] = step
                 }
             }
             steps.append(step)
@@ -43,13 +45,18 @@ extension CommitDriver {
         var step: SeriesStep
         if let lastBuilt, let unread = try unread(from: lastBuilt.commit, to: commit.commit) {
             step = try unbuilt(commit, like: lastBuilt, because: unread)
-            let origin = lastBuilt.kernel?.imageDigest.flatMap { kernels[$0] } ?? lastBuilt
+            let origin =
+                try resultKey(lastBuilt.kernel?.imageDigest, at: lastBuilt.commit).flatMap {
+                    kernels[$0]
+                } ?? lastBuilt
             carry(&step, from: origin, reference: reference)
         } else {
             let built: KernelUnderTest?
             (step, built) = try build(commit, clock: clock)
             if let kernel = built {
-                if let digest = kernel.identity.imageDigest, let earlier = kernels[digest] {
+                if let key = try resultKey(kernel.identity.imageDigest, at: commit.commit),
+                    let earlier = kernels[key]
+                {
                     observer.note(
                         "the kernel is byte-identical to step \(earlier.position)'s: its "
                             + "results carry over, no boot")
@@ -79,13 +86,33 @@ extension CommitDriver {
             first: earlier.run, retries: earlier.retryRuns, reference: reference)
     }
 
+    /// What makes two steps' results the same: the kernel image, and, when
+    /// the tests come from the tree too (its test_progs), the git trees of
+    /// the paths they are built from. Nil without a kernel.
+    func resultKey(_ imageDigest: String?, at commit: String) throws -> String? {
+        guard let imageDigest else { return nil }
+        let inputs = tester.testInputs
+        if inputs.isEmpty { return imageDigest }
+        let trees = try worktree.git.checked(
+            ["rev-parse"] + inputs.map { "\(commit):\($0)" }
+        ).split(separator: "\n").joined(separator: " ")
+        return "\(imageDigest) \(trees)"
+    }
+
     /// Why `commit` need not be built after `previous`: every path it
-    /// changed is one the kernel build does not read. Nil when it must be.
+    /// changed is one the kernel build does not read, and none the tests
+    /// are built from. Nil when it must be.
     func unread(from previous: String, to commit: String) throws -> String? {
         let changed = try worktree.git.checked(
             ["diff", "--name-only", "--no-renames", previous, commit]
         ).split(separator: "\n").map(String.init)
         guard tester.unbuiltPaths.containsAll(changed) else { return nil }
+        let inputs = tester.testInputs
+        if changed.contains(where: { path in
+            inputs.contains { path == $0 || path.hasPrefix($0 + "/") }
+        }) {
+            return nil
+        }
         let tops = Set(
             changed.map { $0.hasPrefix("Documentation/") ? "Documentation/" : "tools/testing/" })
         return "it changes only \(tops.sorted().joined(separator: " and ")), which the kernel "

@@ -16,10 +16,14 @@ public protocol CommitTesting: Sendable {
     func run(kernel: KernelUnderTest, tests: [String], in directory: URL) throws -> RunReport
     /// The tree's paths the kernel build does not read.
     var unbuiltPaths: UnbuiltPaths { get }
+    /// The tree's paths tests are built from (the tree's own test_progs):
+    /// a change there changes results even when the kernel stays the same.
+    var testInputs: [String] { get }
 }
 
 extension CommitTesting {
     public var unbuiltPaths: UnbuiltPaths { UnbuiltPaths() }
+    public var testInputs: [String] { [] }
 }
 
 /// Where a series or bisect reports as it goes.
@@ -34,9 +38,18 @@ public protocol SeriesObserver: Sendable {
 }
 
 extension TestBench: CommitTesting {
-    public var testNames: [String] { tests.map(\.name) }
+    /// The catalog's selected tests, then `test_progs` when the run selects
+    /// some of the tree's own: which of those each commit has is known only
+    /// once its test_progs is built.
+    public var testNames: [String] {
+        tests.map(\.name) + (options.testProgs == nil ? [] : [TestProgsOutput.suite])
+    }
 
     public var unbuiltPaths: UnbuiltPaths { UnbuiltPaths(configs: options.configs) }
+
+    public var testInputs: [String] {
+        options.testProgs == nil ? [] : TestProgsBuilder.copiedPaths
+    }
 
     public func keep(_ product: KernelBuildProduct, in directory: URL) throws -> KernelUnderTest {
         let copy = directory.appendingPathComponent("bzImage")
@@ -53,8 +66,12 @@ extension TestBench: CommitTesting {
         -> RunReport
     {
         let wanted = Set(names)
+        let suite = TestProgsOutput.suite
         return try run(
-            kernel: kernel, tests: tests.filter { wanted.contains($0.name) }, in: directory)
+            kernel: kernel, tests: tests.filter { wanted.contains($0.name) },
+            testProgs: wanted.contains(suite)
+                ? .all : .only(wanted.filter { $0.hasPrefix(suite + "/") }),
+            in: directory)
     }
 }
 

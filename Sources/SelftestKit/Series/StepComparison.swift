@@ -68,12 +68,18 @@ public enum StepComparison {
         }.map(\.name)
     }
 
-    /// The catalog tests to boot again so that `suspects` run again: each
-    /// suspect's parent test, or all of `tests` for a splat outside any test.
+    /// The tests to boot again so that `suspects` run again: each suspect's
+    /// parent test, or all of `tests` for a splat outside any test. Under
+    /// `test_progs` (the tree's own suite, one name in `tests`) the parent is
+    /// the test_progs test, `test_progs/<test>`, not the whole suite.
     public static func rerunNames(for suspects: [String], among tests: [String]) -> [String] {
         if suspects.contains(unattributed) { return tests }
-        return tests.filter { test in
-            suspects.contains { $0 == test || $0.hasPrefix(test + "/") }
+        return tests.flatMap { test -> [String] in
+            let hits = suspects.filter { $0 == test || $0.hasPrefix(test + "/") }
+            if hits.isEmpty { return [] }
+            guard test == TestProgsOutput.suite else { return [test] }
+            let parents = hits.map { $0.split(separator: "/").prefix(2).joined(separator: "/") }
+            return Array(Set(parents)).sorted()
         }
     }
 

@@ -1,6 +1,13 @@
 import Foundation
 import SelftestCatalog
 
+/// Which of the selected test_progs tests a run on one kernel runs.
+public enum TestProgsChoice: Sendable, Equatable {
+    case all
+    /// These `test_progs/<test>` names only (a re-run); none when empty.
+    case only(Set<String>)
+}
+
 /// The tree's test_progs for one kernel: what the agent runs, what could not
 /// be built, and the archive that carries it into the guest.
 struct TestProgsPlan {
@@ -17,9 +24,11 @@ extension TestBench {
     /// Builds the tree's test_progs for `kernel` and picks the selected
     /// entries. The tree is the kernel's own when it was built from one, else
     /// the default source (Debian's 6.12, which the default kernel matches).
-    /// `wanted`, when given, limits the entries to those names (a re-run).
-    func prepareTestProgs(kernel: KernelUnderTest, wanted: Set<String>?) throws -> TestProgsPlan {
+    /// `choice` may limit the entries to some names (a re-run).
+    func prepareTestProgs(kernel: KernelUnderTest, choice: TestProgsChoice) throws -> TestProgsPlan
+    {
         guard let selectionText = options.testProgs else { return TestProgsPlan() }
+        if case .only(let names) = choice, names.isEmpty { return TestProgsPlan() }
         let deny = try options.testProgsDeny.map(TestProgsSelection.denyList(at:)) ?? []
         let selection = try TestProgsSelection(selectionText, deny: deny)
         let tree =
@@ -42,7 +51,7 @@ extension TestBench {
         }
 
         var entries = try selection.entries(available: product.tests + product.broken.keys.sorted())
-        if let wanted { entries = entries.filter { wanted.contains($0.name) } }
+        if case .only(let names) = choice { entries = entries.filter { names.contains($0.name) } }
         var plan = TestProgsPlan()
         var runnable: [TestProgsSelection.Entry] = []
         for entry in entries {
@@ -116,15 +125,9 @@ extension TestBench {
         let runner = SystemRunner()
         try VmlinuxExtractor.extract(from: image.path, to: vmlinux, runner: runner)
         let section = scratch.appendingPathComponent("vmlinux.btf")
-        let result = try runner.run(
-            Command("objcopy", ["-O", "binary", "--only-section=.BTF", vmlinux, section.path]),
-            timeout: 120)
-        guard result.succeeded, let data = FileManager.default.contents(atPath: section.path),
-            !data.isEmpty
-        else {
-            throw SelftestError(
-                .usage, "\(image.path) has no BTF for the test_progs build",
-                fix: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+        try TestProgsBuilder.extractBTF(fromELF: vmlinux, to: section, runner: runner)
+        guard let data = FileManager.default.contents(atPath: section.path) else {
+            throw SelftestError(.infrastructure, "cannot read \(section.path)")
         }
         try Cache.write(data, to: raw)
         return raw.path

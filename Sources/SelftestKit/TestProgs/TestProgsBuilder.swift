@@ -266,14 +266,7 @@ public struct TestProgsBuilder: Sendable {
         let fresh = root.appendingPathComponent("vmlinux.btf.new")
         defer { try? FileManager.default.removeItem(at: fresh) }
         if head == Data([0x7f, 0x45, 0x4c, 0x46]) {
-            let result = try runner.run(
-                Command("objcopy", ["-O", "binary", "--only-section=.BTF", btf, fresh.path]),
-                timeout: 120)
-            guard result.succeeded, Cache.exists(fresh) else {
-                throw SelftestError(
-                    .usage, "\(btf) has no .BTF section for the test_progs build",
-                    fix: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y")
-            }
+            try Self.extractBTF(fromELF: btf, to: fresh, runner: runner)
         } else {
             try? FileManager.default.removeItem(at: fresh)
             try FileManager.default.copyItem(atPath: btf, toPath: fresh.path)
@@ -284,6 +277,19 @@ public struct TestProgsBuilder: Sendable {
         try? FileManager.default.removeItem(at: staged)
         try FileManager.default.moveItem(at: fresh, to: staged)
         return staged
+    }
+
+    /// Writes the `.BTF` section of the ELF file `elf` (a vmlinux) to `output`.
+    static func extractBTF(fromELF elf: String, to output: URL, runner: CommandRunning) throws {
+        let result = try runner.run(
+            Command("objcopy", ["-O", "binary", "--only-section=.BTF", elf, output.path]),
+            timeout: 120)
+        let size = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size]) as? Int
+        guard result.succeeded, (size ?? 0) > 0 else {
+            throw SelftestError(
+                .usage, "\(elf) has no BTF for the test_progs build",
+                fix: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+        }
     }
 
     func makeCommand(selftests: URL, output: URL, btf: URL, tools: TestProgsTools) throws
@@ -368,10 +374,12 @@ struct TestProgsTools: Sendable {
         if make == nil { missing.append(.init(what: "make", package: "make")) }
         let rsync = Toolchain.which("rsync", path: path)
         if rsync == nil { missing.append(.init(what: "rsync", package: "rsync")) }
-        for tool in ["clang-19", "llc-19", "llvm-strip-19", "llvm-objcopy-19"]
-        where Toolchain.which(tool, path: path) == nil {
-            missing.append(
-                .init(what: tool, package: tool.hasPrefix("clang") ? "clang-19" : "llvm-19"))
+        let tools: [(tool: String, package: String)] = [
+            ("clang-19", "clang-19"), ("llc-19", "llvm-19"), ("llvm-strip-19", "llvm-19"),
+            ("llvm-objcopy-19", "llvm-19"), ("objcopy", "binutils"), ("strip", "binutils"),
+        ]
+        for (tool, package) in tools where Toolchain.which(tool, path: path) == nil {
+            missing.append(.init(what: tool, package: package))
         }
         for (header, package) in [
             ("/usr/include/libelf.h", "libelf-dev"), ("/usr/include/zlib.h", "zlib1g-dev"),
@@ -425,5 +433,38 @@ struct LeftOutMemory: Codable {
             try? FileManager.default.removeItem(at: url)
             return true
         }
+    }
+}
+
+/// The tests a tree's test_progs has, read from its sources, and what the
+/// last build of that tree left out.
+public struct TestProgsListing: Sendable {
+    /// Sorted, as `tests.h` lists them.
+    public var tests: [String]
+    /// Test → the first line of why its last build left it out.
+    public var leftOut: [String: String]
+
+    public static func read(tree: URL, cache: Cache) throws -> TestProgsListing {
+        let directory = tree.appendingPathComponent(TestProgsBuilder.selftestsPath)
+            .appendingPathComponent("prog_tests")
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: directory.path)
+        else {
+            throw SelftestError(
+                .usage, "\(tree.path) has no \(TestProgsBuilder.selftestsPath)/prog_tests",
+                fix: "pass a kernel source tree that has the BPF selftests")
+        }
+        var tests: [String] = []
+        for file in files where file.hasSuffix(".c") {
+            let text =
+                (try? String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8))
+                ?? ""
+            tests += TestProgsBreakage.testNames(in: text)
+        }
+        let memory = LeftOutMemory.load(TestProgsBuilder.directory(for: tree, cache: cache))
+        var leftOut: [String: String] = [:]
+        for file in memory.files {
+            for test in file.tests { leftOut[test] = file.error.description }
+        }
+        return TestProgsListing(tests: tests.sorted(), leftOut: leftOut)
     }
 }
