@@ -247,3 +247,41 @@ import Testing
         #expect(throws: SelftestError.self) { try TestProgsSelection.denyList(at: "/nonexistent") }
     }
 }
+
+@Suite struct TestProgsListingTests {
+    /// `list --test-progs` reads the tests from the tree's sources, as the
+    /// Makefile does, and marks what the last build left out.
+    @Test func theListComesFromTheSourcesWithLeftOutTestsMarked() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "listing-\(getpid())-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let tree = root.appendingPathComponent("linux")
+        let tests = tree.appendingPathComponent("tools/testing/selftests/bpf/prog_tests")
+        try FileManager.default.createDirectory(at: tests, withIntermediateDirectories: true)
+        try "void test_htab_reuse(void)\n{\n}\nvoid serial_test_lru_bug(void) {}\n".write(
+            to: tests.appendingPathComponent("maps.c"), atomically: true, encoding: .utf8)
+        try "#include \"missing.skel.h\"\nvoid test_bpf_attr_size(void) {}\n".write(
+            to: tests.appendingPathComponent("bpf_attr_size.c"), atomically: true, encoding: .utf8)
+        let cache = Cache(root: root.appendingPathComponent("cache"))
+        var memory = LeftOutMemory()
+        memory.files = [
+            LeftOutFile(
+                path: "prog_tests/bpf_attr_size.c", digest: "d", tests: ["bpf_attr_size"],
+                error: BuildError(
+                    file: "prog_tests/bpf_attr_size.c", line: 1,
+                    message: "error: 'missing.skel.h' file not found"))
+        ]
+        let dir = TestProgsBuilder.directory(for: tree, cache: cache)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        memory.save(dir)
+
+        let listing = try TestProgsListing.read(tree: tree, cache: cache)
+        #expect(listing.tests == ["bpf_attr_size", "htab_reuse", "lru_bug"])
+        #expect(
+            listing.leftOut["bpf_attr_size"]
+                == "prog_tests/bpf_attr_size.c:1: error: 'missing.skel.h' file not found")
+        #expect(throws: SelftestError.self) {
+            try TestProgsListing.read(tree: root, cache: cache)
+        }
+    }
+}
