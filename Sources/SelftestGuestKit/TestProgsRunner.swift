@@ -8,6 +8,8 @@ import Glibc
 enum TestProgsRunner {
     /// Where the image puts test_progs and the files it reads at run time.
     static let directory = "/test_progs"
+    /// coreutils' `libstdbuf.so`, which the image carries for test_progs.
+    static let lineBuffering = "/lib/libstdbuf.so"
 
     /// Runs the entry, relaying its lines as they come; returns the KTAP
     /// that closes it (its end, duration and result line), which the agent
@@ -42,6 +44,14 @@ enum TestProgsRunner {
             dup2(fds[1], 2)
             close(fds[1])
             if chdir(directory) != 0 { _exit(126) }
+            // Into a pipe, test_progs' stdio buffers whole blocks: a test
+            // killed at its bound would take every line it printed with it.
+            // coreutils' stdbuf preload makes its output line-buffered.
+            if access(lineBuffering, R_OK) == 0 {
+                setenv("LD_PRELOAD", lineBuffering, 1)
+                setenv("_STDBUF_O", "L", 1)
+                setenv("_STDBUF_E", "L", 1)
+            }
             var cArgs = argv.map { strdup($0) }
             cArgs.append(nil)
             execv(binary, cArgs)

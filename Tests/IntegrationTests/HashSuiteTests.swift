@@ -7,12 +7,6 @@ extension VirtualMachineSuites {
     /// The hash map suite on the default kernel: every test passes, and
     /// each reports one case per map variant.
     @Suite struct HashSuiteTests {
-        /// The pipeline's progress is not what this suite checks.
-        struct Quiet: RunObserver {
-            func note(_ text: String) {}
-            func finished(_ record: TestRecord) {}
-        }
-
         /// The cases each test must report, by test name.
         static let cases: [String: [String]] = {
             let all = [
@@ -45,7 +39,7 @@ extension VirtualMachineSuites {
         @Test func everyHashTestPassesWithOneCasePerVariant() throws {
             var options = RunOptions()
             options.filter = "hash/*"
-            let report = try RunPipeline(options: options, observer: Quiet()).run()
+            let report = try RunPipeline(options: options, observer: SilentObserver()).run()
             let artifacts = try #require(report.artifactsDirectory)
             #expect(qemuProcesses(using: artifacts).isEmpty, "a QEMU process outlived the run")
 

@@ -8,12 +8,6 @@ extension VirtualMachineSuites {
     /// The local storage suite on the default kernel in a real VM: every
     /// test passes, or skips because the kernel lacks what it needs.
     @Suite struct StorageSuiteTests {
-        /// Collects nothing: the report carries every record.
-        struct Quiet: RunObserver {
-            func note(_ text: String) {}
-            func finished(_ record: TestRecord) {}
-        }
-
         /// Reasons a storage test may skip for: a probe found the feature
         /// missing. Anything else is a broken test.
         static let skipReasons = ["kernel lacks ", "the BPF LSM is not active"]
@@ -21,7 +15,7 @@ extension VirtualMachineSuites {
         @Test func storageSuitePassesOrSkipsForAMissingFeature() throws {
             var options = RunOptions()
             options.filter = "storage/*"
-            let report = try RunPipeline(options: options, observer: Quiet()).run()
+            let report = try RunPipeline(options: options, observer: SilentObserver()).run()
             let artifacts = try #require(report.artifactsDirectory)
             #expect(qemuProcesses(using: artifacts).isEmpty, "a QEMU process outlived the run")
 

@@ -94,6 +94,38 @@ import Testing
         #expect(killed.message?.contains("after 300 s; the agent killed it") == true)
     }
 
+    @Test func aSkippedSubtestIsASkipAndItsTestStillPasses() throws {
+        let record = TestProgsOutput.record(
+            name: "test_progs/task_local_storage",
+            lines: try Self.lines("task-local-storage-skip.txt"),
+            end: .exited(0), duration: nil)
+        #expect(record.outcome == .pass)
+        #expect(record.message == "1 of 4 subtests skipped")
+        #expect(record.subtests.map(\.outcome) == [.pass, .pass, .pass, .skip])
+        #expect(record.subtests.last?.name == "test_progs/task_local_storage/nodeadlock")
+        #expect(record.subtests.last?.message == TestProgsOutput.silentSkip)
+        #expect(
+            record.diagnostics == [
+                "WARNING! Selftests relying on bpf_testmod.ko will be skipped.",
+                "Can't find bpf_testmod.ko kernel module: -2",
+            ])
+    }
+
+    /// A real kill at the bound, as the agent reported it.
+    @Test func aTestKilledAtItsBoundIsATimeout() throws {
+        let ktap = try KBuildFixture.text("test_progs/killed-at-bound.ktap")
+        let records = RecordBuilder.records(from: KTAPParser.parse(ktap))
+        #expect(
+            records.map(\.name) == [
+                "storage/sk/user_update_flags", "test_progs/cgrp_local_storage",
+            ])
+        let killed = try #require(records.last)
+        #expect(killed.outcome == .timeout)
+        #expect(killed.message == "test_progs was still running after 5 s; the agent killed it")
+        #expect(killed.duration == 5.034)
+        #expect(killed.diagnostics.contains("Can't find bpf_testmod.ko kernel module: -2"))
+    }
+
     @Test func exitCodesWithoutAResultMapToTheirOwnOutcomes() {
         let none = TestProgsOutput.record(
             name: "test_progs/nope", lines: [], end: .exited(2), duration: nil)

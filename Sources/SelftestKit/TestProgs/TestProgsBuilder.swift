@@ -135,7 +135,7 @@ public struct TestProgsBuilder: Sendable {
                     log: log.path)
             }
             if outcome.status == 0 {
-                if clean && round == 1 { Self.recordCleanSteps(root, outcome.output.steps) }
+                if clean { Self.recordCleanSteps(root, steps) }
                 memory.files = leftOut
                 memory.save(root)
                 let header = try String(
@@ -348,13 +348,24 @@ public struct TestProgsBuilder: Sendable {
         return text?.contains("\"watchdog-timeout\"") ?? false
     }
 
+    /// Steps a build from scratch took: this tree's last one, else the
+    /// newest any tree recorded (kept beside the trees' directories).
     static func cleanSteps(_ root: URL) -> Int? {
-        (try? String(contentsOf: root.appendingPathComponent("clean-steps"), encoding: .utf8))
-            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        for dir in [root, root.deletingLastPathComponent()] {
+            let url = dir.appendingPathComponent("clean-steps")
+            if let text = try? String(contentsOf: url, encoding: .utf8),
+                let steps = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                return steps
+            }
+        }
+        return nil
     }
 
     static func recordCleanSteps(_ root: URL, _ steps: Int) {
-        try? Cache.write(Data("\(steps)\n".utf8), to: root.appendingPathComponent("clean-steps"))
+        for dir in [root, root.deletingLastPathComponent()] {
+            try? Cache.write(Data("\(steps)\n".utf8), to: dir.appendingPathComponent("clean-steps"))
+        }
     }
 }
 

@@ -29,6 +29,10 @@ public struct TestProgsPayload {
     /// `/bin/rm` elsewhere and runs the copy, which a busybox link (named
     /// by its new name) cannot be.
     static let hostPrograms = ["/usr/bin/rm"]
+    /// coreutils' stdbuf preload: the agent runs test_progs line-buffered
+    /// with it, so that what a test printed reaches the host as it prints
+    /// it (and survives a kill at the test's bound).
+    static let lineBuffering = "/usr/libexec/coreutils/libstdbuf.so"
     static let guestDirectory = "test_progs"
     public static let denyPath = "/test_progs/deny"
 
@@ -76,7 +80,7 @@ public struct TestProgsPayload {
 
         var hasher = SHA256()
         hasher.update("test-progs-payload-1\n\(denyText)\n\(configName)\n")
-        for path in [stripped.path] + hostPrograms + libraries
+        for path in [stripped.path, lineBuffering] + hostPrograms + libraries
             + files.map({ product.output.appendingPathComponent($0).path })
             + (kernelConfig.map { [$0] } ?? [])
         {
@@ -111,6 +115,7 @@ public struct TestProgsPayload {
             let name = URL(fileURLWithPath: program).lastPathComponent
             cpio.file("bin/\(name)", contents: try read(program), mode: 0o755)
         }
+        cpio.file("lib/libstdbuf.so", contents: try read(lineBuffering), mode: 0o755)
         try Cache.write(cpio.finish(), to: archive)
         return archive
     }
