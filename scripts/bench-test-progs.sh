@@ -47,13 +47,17 @@ stats() {
     printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "median %.2f s (min %.2f, max %.2f, n=%d)", m, v[1], v[NR], NR}'
 }
 
-build_dir() { ls -d "$cache"/test-progs/"$(basename "$tree")"-* 2>/dev/null | head -1; }
+# The tree's test_progs build directory, named as TestProgsBuilder names it.
+build_dir() {
+    python3 -c 'import hashlib,os,sys; p=os.path.realpath(sys.argv[1]); h=hashlib.sha256(("selftests-test-progs-1\n"+p+"\n").encode()).hexdigest()[:12]; print(os.path.join(sys.argv[2], "test-progs", os.path.basename(p)+"-"+h))' "$tree" "$cache"
+}
 
 echo "bench-test-progs: tree $tree, $runs runs each"
 clean=() incremental=() boot_with=() boot_without=() tests=()
 for i in $(seq "$runs"); do
     dir="$(build_dir)"
-    [ -n "$dir" ] && rm -rf "$dir"
+    [ -d "$dir/out" ] || { echo "bench-test-progs: no test_progs build at $dir" >&2; exit 1; }
+    rm -rf "$dir"
     run "clean-$i" --test-progs sk_storage_omem_uncharge
     clean+=("$(phase "clean-$i" test-progs-build)")
     echo "bench-test-progs: clean build $i: ${clean[-1]} s"
