@@ -87,23 +87,7 @@ enum ChildProcess {
     /// deadline passes; then reaps it (killing it first on a timeout).
     private static func collect(from fd: Int32, pid: pid_t, deadline: Double) -> ChildResult {
         var buffer: [UInt8] = []
-        var timedOut = false
-        var chunk = [UInt8](repeating: 0, count: 8192)
-        while true {
-            let remaining = deadline - Clock.now()
-            if remaining <= 0 {
-                timedOut = true
-                break
-            }
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&pfd, 1, Int32(min(remaining, 1.0) * 1000) + 1)
-            if ready < 0 && errno == EINTR { continue }
-            if ready <= 0 { continue }
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            buffer.append(contentsOf: chunk[0..<n])
-        }
+        let timedOut = FD.drain(fd, until: deadline) { buffer.append(contentsOf: $0) }
         if timedOut { kill(pid, SIGKILL) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

@@ -122,6 +122,23 @@ extension String {
 
 /// Small helpers over raw file descriptors.
 public enum FD {
+    /// Reads `fd` until end of file or until `deadline` (a `Clock.now()`
+    /// time), passing each chunk to `body`; true when the deadline came first.
+    static func drain(_ fd: Int32, until deadline: Double, _ body: ([UInt8]) -> Void) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let remaining = deadline - Clock.now()
+            if remaining <= 0 { return true }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, Int32(min(remaining, 1.0) * 1000) + 1)
+            if ready <= 0 { continue }
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            body(Array(chunk[0..<n]))
+        }
+    }
+
     public static func writeAll(_ fd: Int32, _ text: String) {
         var bytes = Array(text.utf8)
         var offset = 0

@@ -82,24 +82,15 @@ enum TestProgsRunner {
     /// until end of file; true when the deadline came first.
     private static func relay(from fd: Int32, to out: Int32, until deadline: Double) -> Bool {
         var partial: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        defer { if !partial.isEmpty { send(partial, to: out) } }
-        while true {
-            let remaining = deadline - Clock.now()
-            if remaining <= 0 { return true }
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&pfd, 1, Int32(min(remaining, 1.0) * 1000) + 1)
-            if ready < 0 && errno == EINTR { continue }
-            if ready <= 0 { continue }
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return false }
-            partial.append(contentsOf: chunk[0..<n])
+        let timedOut = FD.drain(fd, until: deadline) { data in
+            partial.append(contentsOf: data)
             while let newline = partial.firstIndex(of: 0x0a) {
                 send(Array(partial[..<newline]), to: out)
                 partial.removeSubrange(...newline)
             }
         }
+        if !partial.isEmpty { send(partial, to: out) }
+        return timedOut
     }
 
     private static func send(_ line: [UInt8], to out: Int32) {
