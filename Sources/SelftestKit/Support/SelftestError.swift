@@ -1,8 +1,10 @@
-/// A problem that stops the runner: what went wrong, where, and how to fix it.
+/// A problem that stops the runner: what went wrong, which input, and how to
+/// fix it.
 ///
 /// A test failing is never one of these; it is a `TestRecord`.
-public struct SelftestError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable {
+public struct SelftestError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// How the run ends: decides the exit code.
+    public enum Kind: Sendable, Equatable {
         /// Bad input from the user: a path, an option value.
         case usage
         /// The machine lacks a tool or a library.
@@ -13,19 +15,51 @@ public struct SelftestError: Error, CustomStringConvertible, Sendable {
         case interrupted
     }
 
+    /// What the problem is about, so that a caller or a test can tell
+    /// problems apart without reading the message.
+    public enum Domain: String, Sendable, Equatable {
+        /// The kernel to test: `--kernel`, `--vmlinux`, the default kernel.
+        case kernelInput = "kernel"
+        /// The cache directory and what it holds.
+        case cache
+        /// The report files: `--junit`, `--json`, `--markdown`, ….
+        case reports
+        /// QEMU, KVM and the limits of this host.
+        case machine
+        /// A kernel source tree, its commits and series.
+        case tree
+        /// An option value or a selection (`--filter`, `--cpus`, …).
+        case options
+        /// The runner's own tools and their failures (clang, make, cpio).
+        case runner
+    }
+
     public var kind: Kind
+    public var domain: Domain
     public var message: String
+    /// The input at fault, as the user wrote it (`--vmlinux /bin/ls`).
+    public var input: String?
     /// What to do about it, when the runner knows.
     public var fix: String?
 
-    public init(_ kind: Kind, _ message: String, fix: String? = nil) {
+    public init(
+        _ kind: Kind, _ message: String, fix: String? = nil, domain: Domain = .runner,
+        input: String? = nil
+    ) {
         self.kind = kind
+        self.domain = domain
         self.message = message
+        self.input = input
         self.fix = fix
     }
 
+    /// One shape for every error: the problem, then the input and the fix
+    /// on their own lines.
     public var description: String {
-        fix.map { "\(message)\n  fix: \($0)" } ?? message
+        var text = message
+        if let input { text += "\n  input: \(input)" }
+        if let fix { text += "\n  fix: \(fix)" }
+        return text
     }
 
     /// Exit codes: 2 usage or environment, 3 runner failure, 130 interrupted.
