@@ -142,6 +142,9 @@ public final class ChildProcess: Sendable {
             }
             let signal = raw & 0x7f
             saved = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+            // What the leader left in its group (a compiler make started)
+            // is an orphan now: it goes before the child counts as ended.
+            ProcessGroup.stop(pid, grace: 0)
             Children.shared.remove(pid)
             return saved
         }
@@ -170,8 +173,6 @@ public final class ChildProcess: Sendable {
             Glibc.kill(-pid, SIGKILL)
             _ = wait(timeout: 10)
         }
-        // Whatever the leader left behind in its group goes too.
-        Glibc.kill(-pid, SIGKILL)
     }
 }
 
@@ -182,13 +183,18 @@ final class Children: Sendable {
 
     /// Registers a child; false once the runner is shutting down.
     func add(_ child: ChildProcess) -> Bool {
-        state.withLock {
+        OrphanGuard.shared.watch(child.pid)
+        return state.withLock {
             $0.live[child.pid] = child
             return !$0.closed
         }
     }
 
-    func remove(_ pid: pid_t) { _ = state.withLock { $0.live.removeValue(forKey: pid) } }
+    /// Called once the child's whole group is gone.
+    func remove(_ pid: pid_t) {
+        _ = state.withLock { $0.live.removeValue(forKey: pid) }
+        OrphanGuard.shared.forget(pid)
+    }
 
     /// Kills and reaps every registered child.
     func killAll() {
@@ -203,30 +209,48 @@ final class Children: Sendable {
     }
 }
 
-/// On SIGINT, SIGTERM or SIGHUP: stops every child, runs the registered
-/// cleanups (a series restores its worktree), and exits 130.
+/// On SIGINT, SIGTERM, SIGHUP, or SIGPIPE (the reader of the runner's output
+/// went away, as `selftests run | head -1` does): stops every child, runs the
+/// registered cleanups (a series restores its worktree, a run writes the
+/// reports of what finished), and exits 130. A SIGKILL cannot be handled;
+/// the `OrphanGuard` takes the children down then.
 public enum InterruptHandler {
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
     private static let cleanups = Mutex<(next: Int, actions: [Int: @Sendable () -> Void])>(
         (0, [:]))
+    /// Set by the SIGPIPE handler, which may only do async-signal-safe work.
+    private static let outputClosed = Atomic<Bool>(false)
 
     public static func install() {
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
+        _ = OrphanGuard.shared
+        for (sig, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"), (SIGHUP, "SIGHUP")] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
-                Children.shared.shutDown()
-                let actions = cleanups.withLock { state in
-                    state.actions.sorted { $0.key > $1.key }.map(\.value)
-                }
-                for action in actions { action() }
-                FileHandle.standardError.write(
-                    Data("selftests: interrupted; no VM or build left running\n".utf8))
-                exit(130)
+                let cause = outputClosed.load(ordering: .relaxed) ? "its output was closed" : name
+                shutDown(cause: cause)
             }
             source.resume()
             sources.append(source)
         }
+        // SIGPIPE goes to the thread that wrote, not to the process, so a
+        // signal source never sees it: the handler turns it into a SIGTERM.
+        _ = outputClosed.load(ordering: .relaxed)
+        signal(SIGPIPE) { _ in
+            InterruptHandler.outputClosed.store(true, ordering: .relaxed)
+            kill(getpid(), SIGTERM)
+        }
+    }
+
+    private static func shutDown(cause: String) {
+        Children.shared.shutDown()
+        let actions = cleanups.withLock { state in
+            state.actions.sorted { $0.key > $1.key }.map(\.value)
+        }
+        for action in actions { action() }
+        FileHandle.standardError.write(
+            Data("selftests: interrupted (\(cause)); no VM or build left running\n".utf8))
+        exit(130)
     }
 
     /// Runs `action` if the runner is interrupted before `remove(_:)` is
@@ -245,13 +269,4 @@ public enum InterruptHandler {
 
     /// Kills every child the runner started; for error paths.
     public static func reapAll() { Children.shared.killAll() }
-}
-
-private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R)
-    -> R
-{
-    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-    pointers.append(nil)
-    defer { for p in pointers { free(p) } }
-    return body(pointers)
 }
