@@ -38,7 +38,7 @@ extension Selftests {
 
         func run() throws {
             InterruptHandler.install()
-            try OutputFiles.check([("--json", json)])
+            try ReportFiles.check([("--json", json)])
             var options = RunOptions()
             tree.apply(to: &options)
             machine.apply(to: &options)
@@ -46,7 +46,7 @@ extension Selftests {
             let terminal = SeriesTerminal(color: machine.color)
             let report = try TreePipeline.forTerminal(options, tree: tree, terminal: terminal)
                 .bisect(good: good, bad: bad)
-            OutputFiles.write([("--json", json, { try report.json() })])
+            ReportFiles.write([("--json", json, { try report.json() })])
             print(BisectText.text(report))
             throw ExitCode(report.exitCode)
         }

@@ -27,6 +27,7 @@ extension Selftests {
 
         func run() throws {
             InterruptHandler.install()
+            try ReportFiles.checkDirectory(option: "--output", path: output)
             var options = RunOptions()
             kernel.apply(to: &options)
             machine.apply(to: &options, defaultMemory: large ? 2048 : 1024)
@@ -36,9 +37,18 @@ extension Selftests {
             let report = MemoryReport(run: run)
             print("")
             print(MemoryTable.text(report.measurements), terminator: "")
-            let files = try report.write(to: URL(fileURLWithPath: output))
             print("")
-            for file in files { print("wrote \(file.path)") }
+            do {
+                for file in try report.write(to: URL(fileURLWithPath: output)) {
+                    print("wrote \(file.path)")
+                }
+            } catch {
+                // The measurements are on the terminal; the run's status stands.
+                FileHandle.standardError.write(
+                    Data(
+                        ("selftests: could not write --output \(output): "
+                            + "\(ReportFiles.reason(error))\n").utf8))
+            }
             print(TerminalReport.summary(for: run, color: color))
             throw ExitCode(run.exitCode)
         }

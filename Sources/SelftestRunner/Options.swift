@@ -117,42 +117,6 @@ struct TreeOptions: ParsableArguments {
     }
 }
 
-/// Report files a command will write, checked before anything runs so that
-/// a long run's result is never lost to a missing directory.
-enum OutputFiles {
-    static func check(_ files: [(option: String, path: String?)]) throws {
-        for case let (option, path?) in files {
-            let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory),
-                isDirectory.boolValue
-            else {
-                throw SelftestError(
-                    .usage, "\(option) \(path): the directory \(dir) does not exist",
-                    fix: "create it first (mkdir -p \(dir)), or write the report elsewhere")
-            }
-            guard access(dir, W_OK) == 0 else {
-                throw SelftestError(
-                    .usage, "\(option) \(path): cannot write in \(dir)",
-                    fix: "choose a directory you can write to")
-            }
-        }
-    }
-
-    /// Writes each report; a failure to write one is said, not thrown, so
-    /// the run's own status still decides the exit code.
-    static func write(_ files: [(option: String, path: String?, data: () throws -> Data)]) {
-        for case let (option, path?, data) in files {
-            do {
-                try data().write(to: URL(fileURLWithPath: path))
-            } catch {
-                FileHandle.standardError.write(
-                    Data("selftests: could not write \(option) \(path): \(error)\n".utf8))
-            }
-        }
-    }
-}
-
 /// How the guest runs and where the cache is. Shared by `run` and `memory`.
 struct MachineOptions: ParsableArguments {
     @Option(name: .long, help: "auto: KVM only if it really runs the guest, else TCG; or kvm, tcg.")

@@ -38,7 +38,7 @@ extension Selftests {
             let color = machine.color
             let outcome: RunOutcome
             do {
-                try OutputFiles.check([("--junit", junit), ("--json", json)])
+                try ReportFiles.check([("--junit", junit), ("--json", json)])
                 outcome = try RunPipeline.forTerminal(options, color: color).evaluate()
             } catch let error as SelftestError where bisectExit {
                 // Anything but a verdict must stop `git bisect run`, not mark a commit.
@@ -48,7 +48,7 @@ extension Selftests {
             }
             let report = outcome.report
             // A report that cannot be written is said; the run's own status stands.
-            OutputFiles.write([
+            ReportFiles.write([
                 ("--junit", junit, { Data(JUnitReport.xml(for: report).utf8) }),
                 ("--json", json, { try JSONReport.data(for: report) }),
             ])

@@ -74,7 +74,7 @@ extension Selftests {
 
         func run() throws {
             InterruptHandler.install()
-            try OutputFiles.check([
+            try ReportFiles.check([
                 ("--json", json), ("--junit", junit), ("--markdown", markdown),
                 ("--b4-check", b4Check),
             ])
@@ -89,7 +89,7 @@ extension Selftests {
             let terminal = SeriesTerminal(color: machine.color)
             let report = try TreePipeline.forTerminal(options, tree: tree, terminal: terminal)
                 .series(source)
-            OutputFiles.write([
+            ReportFiles.write([
                 ("--json", json, { try report.json() }),
                 ("--junit", junit, { Data(JUnitReport.xml(for: report).utf8) }),
                 ("--markdown", markdown, { Data(SeriesText.markdown(report).utf8) }),

@@ -67,6 +67,33 @@ extension VirtualMachineSuites {
             }
         }
 
+        /// A report path that cannot be written is refused before anything
+        /// runs (the usual CI case: a report directory not made yet), naming
+        /// the option; no run directory is left.
+        @Test func aReportPathThatCannotBeWrittenIsRefusedBeforeTheRun() throws {
+            let dir = FileManager.default.temporaryDirectory
+                .appendingPathComponent("cli-reports-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let cache = dir.appendingPathComponent("cache").path
+            let file = dir.appendingPathComponent("file").path
+            try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+            let refusals: [[String]] = [
+                ["run", "--filter", "fixture/pass", "--junit", "\(dir.path)/ci/junit.xml"],
+                ["run", "--filter", "fixture/pass", "--json", dir.path],
+                ["memory", "--output", file],
+            ]
+            for arguments in refusals {
+                let result = try selftests(arguments + ["--cache-dir", cache])
+                #expect(result.status == 2, "\(arguments): \(result.stderrText)")
+                let option = arguments[arguments.count - 2]
+                #expect(
+                    result.stderrText.contains("input: \(option) \(arguments.last ?? "")"),
+                    "\(arguments): \(result.stderrText)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: cache + "/runs"))
+        }
+
         /// `memory --tree` goes to the same build as `run --tree`: a
         /// directory that is no kernel tree is refused before anything runs.
         @Test(arguments: ["run", "memory"])
