@@ -49,6 +49,38 @@ extension VirtualMachineSuites {
             #expect(left.isEmpty, "outlived the runner: \(left.map(\.description))")
         }
 
+        /// Ctrl-C while the kernel's BTF is being extracted (into a scratch
+        /// directory under the cache) and programs compiled: the interrupt
+        /// exits without unwinding, and still no scratch is left.
+        @Test func anInterruptLeavesNoScratchInTheCache() throws {
+            let dir = try scratch("interrupt-scratch")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let cache = dir.appendingPathComponent("cache")
+            let kernel = try KernelImage.defaultKernel(cache: Cache(root: Cache.defaultRoot()))
+            let runner = try ChildProcess.spawn(
+                Command(
+                    CommandLineTests.binary,
+                    ["run", "--kernel", kernel.path, "--cache-dir", cache.path]),
+                stdout: dir.appendingPathComponent("out").path,
+                stderr: dir.appendingPathComponent("err").path)
+            defer { runner.kill() }
+            let tmp = cache.appendingPathComponent("tmp")
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline, runner.poll() == nil,
+                ((try? FileManager.default.contentsOfDirectory(atPath: tmp.path)) ?? []).isEmpty
+            {
+                usleep(5_000)
+            }
+            kill(runner.pid, SIGINT)
+            #expect(runner.wait(timeout: 30) == 130)
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: tmp.path)) ?? []
+            #expect(left.isEmpty, "left in tmp: \(left)")
+            let temps =
+                FileManager.default.enumerator(atPath: cache.path)?
+                .compactMap { $0 as? String }.filter { $0.contains(".tmp-") } ?? []
+            #expect(temps.isEmpty, "half-written entries: \(temps)")
+        }
+
         private func scratch(_ name: String) throws -> URL {
             let dir = FileManager.default.temporaryDirectory
                 .appendingPathComponent("\(name)-\(UUID().uuidString)")

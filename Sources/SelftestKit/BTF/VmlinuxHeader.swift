@@ -27,8 +27,8 @@ public struct VmlinuxHeader: Sendable {
                 directory: dir, kernelDigest: digest,
                 textDigest: try digests.digest(of: header.path), cached: true)
         }
-        let scratch = try cache.directory("tmp", "btf-\(getpid())-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: scratch) }
+        let scratch = try Scratch.directory(in: cache.directory("tmp"), prefix: "btf")
+        defer { Scratch.remove(scratch) }
         let vmlinux: String
         if let given = kernel.vmlinux {
             vmlinux = given

@@ -31,6 +31,8 @@ public final class TestBench: Sendable {
             return spec
         }
         self.cache = Cache(root: options.cacheDirectory ?? Cache.defaultRoot())
+        // What a runner killed with SIGKILL left; an interrupted one cleans up itself.
+        Scratch.sweep(cache.entry("tmp"))
         self.digests = FileDigests(store: cache.entry("digests.json"))
         self.toolchain = try Toolchain.discover()
     }

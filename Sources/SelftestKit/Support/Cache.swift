@@ -46,13 +46,10 @@ public struct Cache: Sendable {
         let temp = url.deletingLastPathComponent()
             .appendingPathComponent(
                 ".tmp-\(getpid())-\(UUID().uuidString)-\(url.lastPathComponent)")
-        do {
-            try make(temp)
-            try rename(temp, to: url)
-        } catch {
-            try? FileManager.default.removeItem(at: temp)
-            throw error
-        }
+        Scratch.track(temp)
+        defer { Scratch.remove(temp) }
+        try make(temp)
+        try rename(temp, to: url)
     }
 
     private static func rename(_ from: URL, to: URL) throws {

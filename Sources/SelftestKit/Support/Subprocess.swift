@@ -52,10 +52,9 @@ public struct SystemRunner: CommandRunning {
     }
 
     public func run(_ command: Command, stdin: Data?, timeout: Double) throws -> CommandResult {
-        let scratch = FileManager.default.temporaryDirectory
-            .appendingPathComponent("selftests-\(getpid())-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
+        let scratch = try Scratch.directory(
+            in: FileManager.default.temporaryDirectory, prefix: "selftests")
+        defer { Scratch.remove(scratch) }
         let inPath = scratch.appendingPathComponent("stdin").path
         let outPath = scratch.appendingPathComponent("stdout").path
         let errPath = scratch.appendingPathComponent("stderr").path

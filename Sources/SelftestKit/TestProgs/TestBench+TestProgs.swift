@@ -119,8 +119,8 @@ extension TestBench {
         let dir = cache.entry("btf", try digests.digest(of: image.path))
         let raw = dir.appendingPathComponent("vmlinux.btf")
         if Cache.exists(raw) { return raw.path }
-        let scratch = try cache.directory("tmp", "btf-\(getpid())-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: scratch) }
+        let scratch = try Scratch.directory(in: cache.directory("tmp"), prefix: "btf")
+        defer { Scratch.remove(scratch) }
         let vmlinux = scratch.appendingPathComponent("vmlinux").path
         let runner = SystemRunner()
         try VmlinuxExtractor.extract(from: image.path, to: vmlinux, runner: runner)
