@@ -127,7 +127,7 @@ extension Selftests {
         func run() throws {
             guard let data = FileManager.default.contents(atPath: results) else {
                 throw SelftestError(
-                    .usage, "cannot read \(results)",
+                    .usage, .reports, "cannot read \(results)",
                     fix: "write it first: selftests series ... --b4-check \(results)")
             }
             let check = try B4Check.decode(data)

@@ -87,7 +87,8 @@ import Testing
             try ConfigFragment.resolve(["lockdep"], tree: tree.url)
         } throws: { error in
             let e = error as? SelftestError
-            return e?.message == "no config fragment 'lockdep'"
+            return e?.domain == .options && e?.input == "--config lockdep"
+                && e?.message == "no config fragment 'lockdep'"
                 && e?.fix?.contains("bpf-minimal, debug, kasan, selftests") == true
         }
         #expect {

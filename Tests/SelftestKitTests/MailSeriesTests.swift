@@ -167,7 +167,7 @@ import Testing
             try series.base(requested: "no-such-branch", tree: repo.git)
         } throws: { error in
             let e = error as? SelftestError
-            return e?.exitCode == 2
+            return e?.exitCode == 2 && e?.domain == .tree && e?.input == "--base no-such-branch"
                 && e?.message.contains("'no-such-branch' names no commit") == true
         }
     }
@@ -184,7 +184,7 @@ import Testing
             try MailSeries.read(mbox: file, scratch: try repo.scratch(), git: repo.git)
         } throws: { error in
             let e = error as? SelftestError
-            return e?.exitCode == 2 && e?.message.contains(file.path) == true
+            return e?.exitCode == 2 && e?.domain == .tree && e?.input == "--mbox \(file.path)"
                 && e?.message.contains(said) == true && e?.fix != nil
         }
     }

@@ -13,7 +13,8 @@ extension CommitDriver {
         let badCommit = try SeriesPlan.resolve(bad, in: repository, option: "--bad")
         guard try repository.isAncestor(goodCommit, of: badCommit), goodCommit != badCommit else {
             throw SelftestError(
-                .usage, "--good \(good) is not an ancestor of --bad \(bad)",
+                .usage, .tree, "--good \(good) is not an ancestor of --bad \(bad)",
+                input: "--good \(good)",
                 fix:
                     "name an older commit that passes as --good and a newer one that fails as --bad"
             )
@@ -27,7 +28,8 @@ extension CommitDriver {
         steps.append(badStep.step)
         guard let signature = badStep.signature else {
             throw SelftestError(
-                .usage, "--bad \(bad) \(badStep.step.reason)",
+                .usage, .tree, "--bad \(bad) \(badStep.step.reason)",
+                input: "--bad \(bad)",
                 fix: "pass as --bad a commit where the selected tests fail (see --filter)")
         }
         observer.note("at --bad: \(signature.description)")
@@ -37,7 +39,8 @@ extension CommitDriver {
         steps.append(goodStep)
         guard goodStep.mark == .good else {
             throw SelftestError(
-                .usage, "--good \(good) is not good: \(goodStep.reason)",
+                .usage, .tree, "--good \(good) is not good: \(goodStep.reason)",
+                input: "--good \(good)",
                 fix:
                     "pass as --good an older commit where \(signature.tests.joined(separator: ", ")) passes"
             )
@@ -194,7 +197,7 @@ extension CommitDriver {
         let said = result.stdoutText + result.stderrText
         guard result.succeeded || Self.onlySkipped(said) != nil else {
             throw SelftestError(
-                .infrastructure,
+                .infrastructure, .tree,
                 "git bisect \(mark.rawValue) failed (status \(result.status)): \(Git.lastLines(said))"
             )
         }

@@ -56,7 +56,7 @@ public struct Toolchain: Sendable {
         let targets = try runner.run(Command(clang, ["-print-targets"]), timeout: 30)
         guard version.succeeded, targets.stdoutText.contains("bpf") else {
             throw SelftestError(
-                .environment,
+                .environment, .machine,
                 "\(clang) cannot compile for the BPF target (-print-targets lists no bpf)",
                 fix:
                     "install a clang with the BPF backend: apt-get install clang, or set SELFTESTS_CLANG"
@@ -71,7 +71,7 @@ public struct Toolchain: Sendable {
     static func missingError(_ missing: [Missing]) -> SelftestError {
         let packages = Array(Set(missing.map(\.package))).sorted()
         return SelftestError(
-            .environment,
+            .environment, .machine,
             "missing: " + missing.map(\.what).joined(separator: ", "),
             fix: "run scripts/setup.sh, or: apt-get install " + packages.joined(separator: " "))
     }

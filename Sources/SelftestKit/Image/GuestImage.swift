@@ -46,7 +46,7 @@ public struct GuestImage: Sendable {
     ) throws -> GuestImage {
         guard FileManager.default.isExecutableFile(atPath: agent) else {
             throw SelftestError(
-                .usage, "guest agent \(agent) does not exist",
+                .usage, .runner, "guest agent \(agent) does not exist",
                 fix: "build it with `swift build --product selftests-guest`, or pass --agent PATH")
         }
         let libraries = try closure(of: agent, runner: runner)
@@ -115,7 +115,8 @@ public struct GuestImage: Sendable {
     static func closure(of binary: String, runner: CommandRunning) throws -> [String] {
         let result = try runner.run(Command("ldd", [binary]), timeout: 60)
         guard result.succeeded else {
-            throw SelftestError(.infrastructure, "ldd \(binary) failed: \(result.stderrText)")
+            throw SelftestError(
+                .infrastructure, .runner, "ldd \(binary) failed: \(result.stderrText)")
         }
         return parseLdd(result.stdoutText)
     }
@@ -140,7 +141,7 @@ public struct GuestImage: Sendable {
 
     private static func read(_ path: String) throws -> Data {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw SelftestError(.infrastructure, "cannot read \(path) for the guest image")
+            throw SelftestError(.infrastructure, .runner, "cannot read \(path) for the guest image")
         }
         return data
     }

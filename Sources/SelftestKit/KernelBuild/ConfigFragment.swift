@@ -58,7 +58,8 @@ public struct ConfigFragment: Sendable, Equatable {
             let path = tree.appendingPathComponent(treeSelftestsPath).path
             guard FileManager.default.fileExists(atPath: path) else {
                 throw SelftestError(
-                    .usage, "the tree \(tree.path) has no \(treeSelftestsPath)",
+                    .usage, .options, "the tree \(tree.path) has no \(treeSelftestsPath)",
+                    input: "--config selftests",
                     fix: "drop --config selftests, or use a tree that has the BPF selftests")
             }
             return try load(name: spec, path: path)
@@ -70,18 +71,20 @@ public struct ConfigFragment: Sendable, Equatable {
         }
         let known = (names(in: directory) + [treeSelftestsName]).joined(separator: ", ")
         throw SelftestError(
-            .usage, "no config fragment '\(spec)'",
-            fix: "use one of \(known), or a path to a fragment file")
+            .usage, .options, "no config fragment '\(spec)'",
+            input: "--config \(spec)", fix: "use one of \(known), or a path to a fragment file")
     }
 
     static func load(name: String, path: String) throws -> ConfigFragment {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw SelftestError(.usage, "cannot read config fragment \(path)")
+            throw SelftestError(
+                .usage, .options, "cannot read config fragment \(path)", input: "--config \(path)")
         }
         let text = String(decoding: data, as: UTF8.self)
         if KernelConfig(parsing: text).settings.isEmpty {
             throw SelftestError(
-                .usage, "config fragment \(path) sets no CONFIG_ option",
+                .usage, .options, "config fragment \(path) sets no CONFIG_ option",
+                input: "--config \(path)",
                 fix: "write lines like CONFIG_DEBUG_INFO_BTF=y or # CONFIG_KASAN is not set")
         }
         return ConfigFragment(name: name, path: path, text: text)
@@ -142,6 +145,6 @@ public enum SuiteRequirements {
             fix = "install pahole 1.16 or later (scripts/setup.sh does); then " + fix
         }
         return SelftestError(
-            .usage, "the kernel config lacks what the suite needs: \(list)", fix: fix)
+            .usage, .options, "the kernel config lacks what the suite needs: \(list)", fix: fix)
     }
 }

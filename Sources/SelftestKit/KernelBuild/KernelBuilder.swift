@@ -182,7 +182,7 @@ public struct KernelBuilder: Sendable {
             steps: outcome.output.steps, log: directory.log.path)
         for file in [product.bzImage, product.vmlinux]
         where !Cache.exists(URL(fileURLWithPath: file)) {
-            throw SelftestError(.infrastructure, "make succeeded but left no \(file)")
+            throw SelftestError(.infrastructure, .tree, "make succeeded but left no \(file)")
         }
         try Cache.write(try DocumentJSON.data(product), to: directory.manifest)
         let what = outcome.output.steps == 0 ? "up to date" : "built \(outcome.output.steps) steps"

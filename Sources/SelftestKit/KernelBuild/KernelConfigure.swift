@@ -52,7 +52,7 @@ public struct KernelConfigure: Sendable {
                 let said = (result.stderrText + result.stdoutText)
                     .split(whereSeparator: \.isNewline).suffix(6).joined(separator: "\n")
                 throw SelftestError(
-                    .usage, "configuring the kernel failed at `\(command)`:\n\(said)",
+                    .usage, .tree, "configuring the kernel failed at `\(command)`:\n\(said)",
                     fix: "see \(log.path); is \(tree.path) a kernel source tree for x86_64?")
             }
         }
@@ -85,7 +85,8 @@ public struct KernelConfigure: Sendable {
     public func check() throws -> Check {
         let url = output.appendingPathComponent(".config")
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw SelftestError(.infrastructure, "no .config in \(output.path) after configuring")
+            throw SelftestError(
+                .infrastructure, .tree, "no .config in \(output.path) after configuring")
         }
         let result = Self.check(config: String(decoding: data, as: UTF8.self), fragments: fragments)
         if !result.missingRequired.isEmpty {
@@ -100,7 +101,7 @@ public struct KernelConfigure: Sendable {
         for file in ["Makefile", "Kconfig", "scripts/kconfig/merge_config.sh", "arch/x86"]
         where !fm.fileExists(atPath: tree.appendingPathComponent(file).path) {
             throw SelftestError(
-                .usage, "\(tree.path) is not a kernel source tree (no \(file))",
+                .usage, .tree, "\(tree.path) is not a kernel source tree (no \(file))",
                 fix: "pass the top of a Linux tree with --tree, or omit it for Debian's 6.12")
         }
         // Kbuild refuses O= builds of a tree configured in place.
@@ -108,7 +109,7 @@ public struct KernelConfigure: Sendable {
             || fm.fileExists(atPath: tree.appendingPathComponent("include/config").path)
         {
             throw SelftestError(
-                .usage, "\(tree.path) has been configured or built in place",
+                .usage, .tree, "\(tree.path) has been configured or built in place",
                 fix: "run `make mrproper` in it (the runner builds out of tree, under its cache)")
         }
     }

@@ -85,7 +85,7 @@ final class LogReader {
         // The child creates the file; wait briefly for it to appear.
         for _ in 0..<200 where !FileManager.default.fileExists(atPath: path) { usleep(10_000) }
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw SelftestError(.infrastructure, "cannot read the build log \(path)")
+            throw SelftestError(.infrastructure, .runner, "cannot read the build log \(path)")
         }
         self.handle = handle
     }

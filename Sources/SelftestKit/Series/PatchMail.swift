@@ -27,7 +27,8 @@ public struct PatchMail: Sendable, Equatable {
     public static func read(mbox: URL, scratch: URL, git: Git) throws -> [PatchMail] {
         guard FileManager.default.isReadableFile(atPath: mbox.path) else {
             throw SelftestError(
-                .usage, "cannot read the mbox \(mbox.path)",
+                .usage, .tree, "cannot read the mbox \(mbox.path)",
+                input: "--mbox \(mbox.path)",
                 fix: "pass the file `b4 am` or a mailing-list archive saved (--mbox FILE)")
         }
         let split = scratch.appendingPathComponent("split")
@@ -38,9 +39,10 @@ public struct PatchMail: Sendable, Equatable {
             .sorted()
         guard count.succeeded, !files.isEmpty else {
             throw SelftestError(
-                .usage,
+                .usage, .tree,
                 "\(mbox.path) is not an mbox: git mailsplit found no message"
                     + (count.stderrText.isEmpty ? "" : " (\(Git.lastLines(count.stderrText)))"),
+                input: "--mbox \(mbox.path)",
                 fix: "save the series as an mbox: `b4 am <message-id>`, or `git format-patch "
                     + "--stdout`, or the thread's mbox from lore.kernel.org")
         }
@@ -59,7 +61,7 @@ public struct PatchMail: Sendable, Equatable {
             ["mailinfo", "-k", "--message-id", message.path, patch.path], stdin: raw)
         guard result.succeeded else {
             throw SelftestError(
-                .usage,
+                .usage, .tree,
                 "git mailinfo cannot read message \(file.lastPathComponent) of the mbox: "
                     + Git.lastLines(result.stderrText),
                 fix: "check that the mbox is complete (not cut off) and not HTML mail")

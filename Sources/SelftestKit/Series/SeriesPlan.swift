@@ -57,7 +57,8 @@ public struct SeriesPlan: Sendable {
         let ends = range.components(separatedBy: "..")
         guard ends.count == 2, !ends[0].isEmpty, !ends[1].isEmpty, !range.contains("...") else {
             throw SelftestError(
-                .usage, "--range '\(range)' is not BASE..TIP",
+                .usage, .tree, "--range '\(range)' is not BASE..TIP",
+                input: "--range \(range)",
                 fix: "name two commits, e.g. --range v6.12..HEAD or --range origin/main..my-series")
         }
         let base = try resolve(ends[0], in: tree, option: "--range")
@@ -65,8 +66,9 @@ public struct SeriesPlan: Sendable {
         let commits = try tree.commits(from: base, to: tip)
         guard !commits.isEmpty else {
             throw SelftestError(
-                .usage, "--range \(range) holds no commit (\(ends[1]) is not ahead of \(ends[0]))",
-                fix: "put the older commit first: --range BASE..TIP")
+                .usage, .tree,
+                "--range \(range) holds no commit (\(ends[1]) is not ahead of \(ends[0]))",
+                input: "--range \(range)", fix: "put the older commit first: --range BASE..TIP")
         }
         let patches = try commits.enumerated().map { index, commit in
             SeriesCommit(position: index + 1, subject: try tree.subject(of: commit), commit: commit)
@@ -81,7 +83,8 @@ public struct SeriesPlan: Sendable {
     static func resolve(_ revision: String, in tree: Git, option: String) throws -> String {
         guard let commit = try tree.commit(revision) else {
             throw SelftestError(
-                .usage, "\(option): '\(revision)' names no commit in \(tree.directory.path)",
+                .usage, .tree, "\(option): '\(revision)' names no commit in \(tree.directory.path)",
+                input: "\(option) \(revision)",
                 fix: "check the name with `git -C \(tree.directory.path) log -1 \(revision)`; "
                     + "fetch it first if it lives in another repository")
         }
@@ -97,39 +100,43 @@ public struct SeriesPlan: Sendable {
         let cover = mails.first { !$0.hasDiff && !$0.isReply && $0.position == 0 }
         guard !patches.isEmpty else {
             throw SelftestError(
-                .usage,
+                .usage, .tree,
                 "\(mbox.path) holds no patch: none of its \(mails.count) message(s) has a diff",
+                input: "--mbox \(mbox.path)",
                 fix: "save the series' patches, not only its cover letter or replies")
         }
         let versions = Set(patches.map { $0.version ?? 1 })
         if versions.count > 1 {
             let list = versions.sorted().map { "v\($0)" }.joined(separator: ", ")
             throw SelftestError(
-                .usage, "\(mbox.path) holds more than one version of the series (\(list))",
+                .usage, .tree, "\(mbox.path) holds more than one version of the series (\(list))",
+                input: "--mbox \(mbox.path)",
                 fix: "save one version, e.g. `b4 am -v \(versions.max() ?? 1) <message-id>`")
         }
         let numbered = patches.compactMap(\.position)
         guard !numbered.isEmpty else { return (patches, cover) }
         guard numbered.count == patches.count else {
             throw SelftestError(
-                .usage, "\(mbox.path) mixes numbered [PATCH k/N] and unnumbered patches",
-                fix: "save one series per mbox")
+                .usage, .tree, "\(mbox.path) mixes numbered [PATCH k/N] and unnumbered patches",
+                input: "--mbox \(mbox.path)", fix: "save one series per mbox")
         }
         let total = patches.compactMap(\.total).max() ?? numbered.count
         let present = Set(numbered)
         if present.count != numbered.count {
             let twice = Dictionary(grouping: numbered, by: { $0 }).filter { $1.count > 1 }.keys
             throw SelftestError(
-                .usage,
+                .usage, .tree,
                 "\(mbox.path) holds patch \(twice.sorted().map { "\($0)/\(total)" }.joined(separator: ", ")) more than once",
+                input: "--mbox \(mbox.path)",
                 fix: "save one copy of each patch (b4 am picks the newest)")
         }
         let missing = (1...max(total, 1)).filter { !present.contains($0) }
         guard missing.isEmpty else {
             throw SelftestError(
-                .usage,
+                .usage, .tree,
                 "\(mbox.path) lacks patch \(missing.map { "\($0)/\(total)" }.joined(separator: ", ")) "
                     + "of the series",
+                input: "--mbox \(mbox.path)",
                 fix: "save the whole thread, e.g. `b4 am <message-id>`")
         }
         return (patches.sorted { ($0.position ?? 0) < ($1.position ?? 0) }, cover)

@@ -55,7 +55,8 @@ public struct TreePipeline: Sendable {
     /// The tree (a git work tree, or a usage error) and the bench.
     func setUp() throws -> (Git, TestBench) {
         guard let tree = options.tree else {
-            throw SelftestError(.usage, "a series and a bisect need --tree", fix: "pass --tree DIR")
+            throw SelftestError(
+                .usage, .tree, "a series and a bisect need --tree", fix: "pass --tree DIR")
         }
         let repository = try Worktree.repository(URL(fileURLWithPath: tree).standardizedFileURL)
         let bench = try TestBench(

@@ -62,13 +62,15 @@ public final class Worktree: Sendable {
             isDirectory.boolValue
         else {
             throw SelftestError(
-                .usage, "--tree \(tree.path) is not a directory",
+                .usage, .tree, "--tree \(tree.path) is not a directory",
+                input: "--tree \(tree.path)",
                 fix: "pass the kernel source tree, e.g. --tree ~/linux")
         }
         let repository = Git(tree, runner: runner)
         guard repository.isWorkTree() else {
             throw SelftestError(
-                .usage, "\(tree.path) is not a git work tree",
+                .usage, .tree, "\(tree.path) is not a git work tree",
+                input: "--tree \(tree.path)",
                 fix: "a series and a bisect need the kernel tree's git history; pass --tree "
                     + "a git checkout (selftests kernel source makes one of Debian's 6.12)")
         }
@@ -103,7 +105,7 @@ public final class Worktree: Sendable {
     /// The commit checked out now.
     public func head() throws -> String {
         guard let head = try git.commit("HEAD") else {
-            throw SelftestError(.infrastructure, "the worktree \(path.path) has no HEAD")
+            throw SelftestError(.infrastructure, .tree, "the worktree \(path.path) has no HEAD")
         }
         return head
     }
@@ -144,12 +146,15 @@ public final class Worktree: Sendable {
         let fd = Glibc.open(file.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw SelftestError(
-                .infrastructure, "cannot open \(file.path): \(String(cString: strerror(errno)))")
+                .infrastructure, .tree,
+                "cannot open \(file.path): \(String(cString: strerror(errno)))")
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             Glibc.close(fd)
             throw SelftestError(
-                .usage, "another selftests series or bisect is using the worktree of \(tree.path)",
+                .usage, .tree,
+                "another selftests series or bisect is using the worktree of \(tree.path)",
+                input: "--tree \(tree.path)",
                 fix: "wait for it to finish, or stop it; one run per tree at a time")
         }
         return fd

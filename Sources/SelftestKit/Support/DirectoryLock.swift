@@ -13,7 +13,7 @@ enum DirectoryLock {
             directory.appendingPathComponent("lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw SelftestError(
-                .infrastructure,
+                .infrastructure, .cache,
                 "cannot open the lock in \(directory.path): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
@@ -26,7 +26,8 @@ enum DirectoryLock {
             }
             if Date() >= deadline {
                 throw SelftestError(
-                    .infrastructure, "another build held \(directory.path) for \(Int(timeout)) s",
+                    .infrastructure, .cache,
+                    "another build held \(directory.path) for \(Int(timeout)) s",
                     fix: "wait for the other selftests run to finish, or stop it")
             }
             usleep(500_000)

@@ -59,7 +59,7 @@ public struct Git: Sendable {
         let result = try run(arguments, stdin: stdin, environment: environment, timeout: timeout)
         guard result.succeeded else {
             throw SelftestError(
-                .infrastructure,
+                .infrastructure, .tree,
                 "git \(arguments.joined(separator: " ")) in \(directory.path) failed "
                     + "(status \(result.status)): \(Self.lastLines(result.stderrText))")
         }

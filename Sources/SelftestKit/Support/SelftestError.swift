@@ -53,6 +53,15 @@ public struct SelftestError: Error, CustomStringConvertible, Sendable, Equatable
         self.fix = fix
     }
 
+    /// The same, in the order the error reads: what about, what went
+    /// wrong, which input, the fix.
+    public init(
+        _ kind: Kind, _ domain: Domain, _ message: String, input: String? = nil,
+        fix: String? = nil
+    ) {
+        self.init(kind, message, fix: fix, domain: domain, input: input)
+    }
+
     /// One shape for every error: the problem, then the input and the fix
     /// on their own lines.
     public var description: String {

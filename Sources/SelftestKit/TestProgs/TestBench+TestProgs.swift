@@ -127,7 +127,7 @@ extension TestBench {
         let section = scratch.appendingPathComponent("vmlinux.btf")
         try TestProgsBuilder.extractBTF(fromELF: vmlinux, to: section, runner: runner)
         guard let data = FileManager.default.contents(atPath: section.path) else {
-            throw SelftestError(.infrastructure, "cannot read \(section.path)")
+            throw SelftestError(.infrastructure, .runner, "cannot read \(section.path)")
         }
         try Cache.write(data, to: raw)
         return raw.path

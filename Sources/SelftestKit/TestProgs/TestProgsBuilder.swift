@@ -79,7 +79,7 @@ public struct TestProgsBuilder: Sendable {
                 atPath: tree.appendingPathComponent(Self.selftestsPath).path)
         else {
             throw SelftestError(
-                .usage, "\(tree.path) has no \(Self.selftestsPath)",
+                .usage, .runner, "\(tree.path) has no \(Self.selftestsPath)",
                 fix: "pass a kernel source tree that has the BPF selftests")
         }
         let root = Self.directory(for: tree, cache: cache)
@@ -250,7 +250,7 @@ public struct TestProgsBuilder: Sendable {
                     + paths + [source.path + "/"]), timeout: 600)
         guard result.succeeded else {
             throw SelftestError(
-                .infrastructure,
+                .infrastructure, .runner,
                 "copying \(tree.path) for the test_progs build failed: \(result.stderrText)")
         }
     }
@@ -287,7 +287,7 @@ public struct TestProgsBuilder: Sendable {
         let size = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size]) as? Int
         guard result.succeeded, (size ?? 0) > 0 else {
             throw SelftestError(
-                .usage, "\(elf) has no BTF for the test_progs build",
+                .usage, .runner, "\(elf) has no BTF for the test_progs build",
                 fix: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y")
         }
     }

@@ -57,7 +57,7 @@ public struct TestProgsListing: Sendable {
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: directory.path)
         else {
             throw SelftestError(
-                .usage, "\(tree.path) has no \(TestProgsBuilder.selftestsPath)/prog_tests",
+                .usage, .tree, "\(tree.path) has no \(TestProgsBuilder.selftestsPath)/prog_tests",
                 fix: "pass a kernel source tree that has the BPF selftests")
         }
         var tests: [String] = []

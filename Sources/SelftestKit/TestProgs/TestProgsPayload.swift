@@ -135,7 +135,8 @@ public struct TestProgsPayload {
         let result = try runner.run(
             Command("strip", ["--strip-debug", "-o", output.path, binary]), timeout: 120)
         guard result.succeeded else {
-            throw SelftestError(.infrastructure, "strip \(binary) failed: \(result.stderrText)")
+            throw SelftestError(
+                .infrastructure, .runner, "strip \(binary) failed: \(result.stderrText)")
         }
         try Cache.write(Data(digest.utf8), to: stamp)
         return output
@@ -143,7 +144,7 @@ public struct TestProgsPayload {
 
     private static func read(_ path: String) throws -> Data {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw SelftestError(.infrastructure, "cannot read \(path) for the guest image")
+            throw SelftestError(.infrastructure, .runner, "cannot read \(path) for the guest image")
         }
         return data
     }

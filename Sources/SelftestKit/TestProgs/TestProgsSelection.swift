@@ -23,8 +23,9 @@ public struct TestProgsSelection: Sendable, Equatable {
         }
         if let bad = items.first(where: { $0.isEmpty || $0.hasPrefix("/") }) {
             throw SelftestError(
-                .usage,
+                .usage, .options,
                 "--test-progs '\(text)' has an empty \(bad.isEmpty ? "item" : "test name in '\(bad)'")",
+                input: "--test-progs '\(text)'",
                 fix: "name tests as test_progs does: 'test', 'test/subtest', globs, comma-separated"
             )
         }
@@ -36,7 +37,8 @@ public struct TestProgsSelection: Sendable, Equatable {
     public static func denyList(at path: String) throws -> [String] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw SelftestError(
-                .usage, "cannot read --test-progs-deny \(path)",
+                .usage, .options, "cannot read --test-progs-deny \(path)",
+                input: "--test-progs-deny \(path)",
                 fix: "pass a readable file with one 'test' or 'test/subtest' per line")
         }
         return text.split(separator: "\n").compactMap { line in
@@ -63,7 +65,9 @@ public struct TestProgsSelection: Sendable, Equatable {
             let matched = available.filter { fnmatch(test, $0, 0) == 0 }
             if matched.isEmpty {
                 throw SelftestError(
-                    .usage, "--test-progs: no test of this tree's test_progs matches '\(test)'",
+                    .usage, .options,
+                    "--test-progs: no test of this tree's test_progs matches '\(test)'",
+                    input: "--test-progs '\(test)'",
                     fix: "run `selftests list --test-progs` to see its tests")
             }
             for name in matched {
