@@ -22,6 +22,7 @@ public final class TestBench: Sendable {
     public init(
         options: RunOptions, observer: RunObserver, buildObserver: (any KernelBuildObserver)? = nil
     ) throws {
+        try options.check()
         self.options = options
         self.observer = observer
         self.buildObserver = buildObserver ?? NoteBuildObserver(observer: observer)
@@ -35,15 +36,34 @@ public final class TestBench: Sendable {
         self.toolchain = try Toolchain.discover()
     }
 
+    /// The tests `filter` selects. Every glob in it must select something,
+    /// and a filter given must hold a glob: '' or ',,,' is a slip, not a
+    /// request for the whole suite.
     public static func selectTests(filter: String?) throws -> [TestSpec] {
-        let selected = TestFilter(filter).select(from: Catalog.all)
+        let testFilter = TestFilter(filter)
+        let input = "--filter '\(filter ?? "")'"
+        if filter != nil && testFilter.patterns.isEmpty {
+            throw SelftestError(
+                .usage, "--filter holds no glob", fix: Self.filterFix + ", or leave out --filter",
+                domain: .options, input: input)
+        }
+        let unmatched = testFilter.unmatched(in: Catalog.all)
+        if !unmatched.isEmpty {
+            let names = unmatched.map { "'\($0)'" }.joined(separator: ", ")
+            throw SelftestError(
+                .usage, "no test matches \(names) in --filter", fix: Self.filterFix,
+                domain: .options, input: input)
+        }
+        let selected = testFilter.select(from: Catalog.all)
         if selected.isEmpty {
             throw SelftestError(
-                .usage, "no test matches --filter '\(filter ?? "")'",
-                fix: "run `selftests list` to see the names; globs like 'storage/*' work")
+                .usage, "no test matches --filter", fix: Self.filterFix, domain: .options,
+                input: input)
         }
         return selected
     }
+
+    static let filterFix = "run `selftests list` to see the names; globs like 'storage/*' work"
 
     /// Builds `tree` with the run's config fragments, incrementally. A tree
     /// that does not compile is a `.failed` result, not an error.
