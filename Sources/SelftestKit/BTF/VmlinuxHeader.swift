@@ -40,10 +40,14 @@ public struct VmlinuxHeader: Sendable {
             Command(toolchain.bpftool, ["btf", "dump", "file", vmlinux, "format", "c"]),
             timeout: 120)
         guard dump.succeeded, dump.stdout.count > 1000 else {
+            // The scratch path means nothing to the user; the file it came from does.
+            let said = dump.stderrText.replacingOccurrences(of: vmlinux, with: "vmlinux")
+                .trimmingCharacters(in: .whitespacesAndNewlines).prefix(400)
+            let input = kernel.vmlinux.map { "--vmlinux \($0)" } ?? kernel.path
             throw SelftestError(
-                .usage,
-                "\(kernel.path) has no usable BTF: bpftool said: \(dump.stderrText.prefix(400))",
-                fix: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+                .usage, "\(input) has no usable BTF (bpftool btf dump said: \(said))",
+                fix: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y", domain: .kernelInput,
+                input: input)
         }
         try Cache.write(dump.stdout, to: header)
         return VmlinuxHeader(

@@ -76,8 +76,10 @@ public final class TestBench: Sendable {
     /// The kernel a run without `--tree` boots: `--kernel`, or the default.
     public func prebuiltKernel() throws -> KernelUnderTest {
         let image =
-            try options.kernel.map { try KernelImage(path: $0, vmlinux: options.vmlinux) }
-            ?? KernelImage.defaultKernel(cache: cache)
+            try options.kernel.map {
+                try KernelImage(path: $0, vmlinux: options.vmlinux, input: "--kernel \($0)")
+            } ?? KernelImage.defaultKernel(cache: cache)
+        if let vmlinux = options.vmlinux { try VmlinuxFile.check(vmlinux, against: image) }
         return try KernelUnderTest.prebuilt(image, digests: digests)
     }
 
