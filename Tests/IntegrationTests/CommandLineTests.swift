@@ -171,6 +171,14 @@ extension VirtualMachineSuites {
                     result.stderrText.contains("  input: \(input)\n"),
                     "\(arguments): \(result.stderrText)")
             }
+            // A cache under a regular file: refused before any work, nothing made.
+            let file = dir.appendingPathComponent("file").path
+            try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+            let cache = try selftests(["run", "--cache-dir", file + "/cache"])
+            #expect(cache.status == 2)
+            #expect(
+                cache.stderrText.contains("  input: --cache-dir \(file)/cache\n"),
+                "\(cache.stderrText)")
             let tree = try selftests(["kernel", "build", "--tree", "/nonexistent"])
             #expect(tree.status == 2)
             #expect(

@@ -32,6 +32,7 @@ public final class TestBench: Sendable {
             return spec
         }
         self.cache = Cache(root: options.cacheDirectory ?? Cache.defaultRoot())
+        try cache.checkWritable(input: Cache.input(cacheDirectory: options.cacheDirectory))
         self.digests = FileDigests(store: cache.entry("digests.json"))
         self.toolchain = try Toolchain.discover()
     }
@@ -71,6 +72,18 @@ public final class TestBench: Sendable {
         var request = KernelBuildRequest(tree: tree, configs: options.configs)
         request.timeout = options.buildTimeout
         return try KernelBuilder(request: request, cache: cache).build(observer: buildObserver)
+    }
+
+    /// Runs `body`; a full filesystem met anywhere in it, in a scratch or
+    /// an entry directory, is said about the cache the user chose.
+    public func namingTheCache<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as SelftestError
+            where error.kind == .environment && error.domain == .cache
+        {
+            throw Cache.full(cache.root, input: Cache.input(cacheDirectory: options.cacheDirectory))
+        }
     }
 
     /// The kernel a run without `--tree` boots: `--kernel`, or the default.

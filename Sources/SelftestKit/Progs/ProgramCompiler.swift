@@ -95,6 +95,10 @@ public struct ProgramCompiler: Sendable {
                     Command(toolchain.clang, arguments(source: source.path, output: temp.path)),
                     timeout: 300)
                 if !result.succeeded {
+                    // A full cache is not the program's fault.
+                    if result.stderrText.contains(String(cString: strerror(ENOSPC))) {
+                        throw Cache.full(object.deletingLastPathComponent())
+                    }
                     failure = Self.diagnostics(result.stderrText)
                     throw CompileFailed()
                 }
