@@ -15,14 +15,14 @@ public struct VmlinuxHeader: Sendable {
 
     public static func make(
         for kernel: KernelImage, toolchain: Toolchain, cache: Cache, digests: FileDigests,
-        runner: CommandRunning = SystemRunner()
+        runner: CommandRunning = SystemRunner(), note: (String) -> Void = { _ in }
     ) throws -> VmlinuxHeader {
         // Keyed on the image, which holds the BTF: hashing a vmlinux with
         // its DWARF would cost seconds per kernel for nothing more.
         let digest = try digests.digest(of: kernel.path)
         let dir = cache.entry("btf", digest)
         let header = dir.appendingPathComponent("vmlinux.h")
-        if Cache.exists(header) {
+        if Cache.intact(header, digests: digests, note: note) {
             return VmlinuxHeader(
                 directory: dir, kernelDigest: digest,
                 textDigest: try digests.digest(of: header.path), cached: true)
@@ -49,7 +49,7 @@ public struct VmlinuxHeader: Sendable {
                 fix: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y", domain: .kernelInput,
                 input: input)
         }
-        try Cache.write(dump.stdout, to: header)
+        try Cache.writeRecorded(dump.stdout, to: header)
         return VmlinuxHeader(
             directory: dir, kernelDigest: digest, textDigest: SHA256.hex(bytes: dump.stdout),
             cached: false)

@@ -112,10 +112,12 @@ public final class TestBench: Sendable {
         if options.testProgs != nil { clock.end("test-progs-build") }
 
         let header = try VmlinuxHeader.make(
-            for: kernel.image, toolchain: toolchain, cache: cache, digests: digests)
+            for: kernel.image, toolchain: toolchain, cache: cache, digests: digests,
+            note: observer.note)
         let compiler = ProgramCompiler(
             progsDirectory: options.progsDirectory ?? RunPipeline.defaultProgsDirectory,
-            toolchain: toolchain, header: header, cache: cache)
+            toolchain: toolchain, header: header, cache: cache, digests: digests,
+            note: observer.note)
         let needed = Array(Set(tests.compactMap(\.object))).sorted()
         let products = try compiler.compile(needed)
         var objects: [String: URL] = [:]
@@ -138,7 +140,7 @@ public final class TestBench: Sendable {
 
         var image = try GuestImage.make(
             agent: options.agent ?? RunPipeline.defaultAgent, objects: objects,
-            toolchain: toolchain, cache: cache, digests: digests)
+            toolchain: toolchain, cache: cache, digests: digests, note: observer.note)
         image.extras = testProgs.payload.map { [$0] } ?? []
         clock.end("image")
 

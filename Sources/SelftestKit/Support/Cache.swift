@@ -27,7 +27,7 @@ public struct Cache: Sendable {
         let url = parts.reduce(root) { $0.appendingPathComponent($1) }
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        } catch  where Self.isOutOfSpace(error) {
+        } catch let error where Self.isOutOfSpace(error) {
             throw Self.full(url.deletingLastPathComponent())
         }
         return url
