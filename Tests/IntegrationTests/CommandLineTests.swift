@@ -179,6 +179,9 @@ extension VirtualMachineSuites {
             #expect(
                 cache.stderrText.contains("  input: --cache-dir \(file)/cache\n"),
                 "\(cache.stderrText)")
+            let list = try selftests(["list", "--filter", "storage/*,hahs/*"])
+            #expect(list.status == 2)
+            #expect(list.stderrText.contains("  input: --filter 'storage/*,hahs/*'\n"))
             let tree = try selftests(["kernel", "build", "--tree", "/nonexistent"])
             #expect(tree.status == 2)
             #expect(
