@@ -14,10 +14,18 @@ public struct TestFilter: Sendable, Equatable {
 
     public func matches(_ spec: TestSpec) -> Bool {
         if patterns.isEmpty { return spec.optInPrefix == nil }
-        return patterns.contains { pattern in
-            if let prefix = spec.optInPrefix, !pattern.hasPrefix(prefix) { return false }
-            return Glob.matches(pattern, spec.name)
-        }
+        return patterns.contains { Self.matches($0, spec) }
+    }
+
+    static func matches(_ pattern: String, _ spec: TestSpec) -> Bool {
+        if let prefix = spec.optInPrefix, !pattern.hasPrefix(prefix) { return false }
+        return Glob.matches(pattern, spec.name)
+    }
+
+    /// The patterns that select none of `specs`: a typo in one glob of a
+    /// list must not quietly run the rest as if it were the whole request.
+    public func unmatched(in specs: [TestSpec]) -> [String] {
+        patterns.filter { pattern in !specs.contains { Self.matches(pattern, $0) } }
     }
 
     public func select(from specs: [TestSpec]) -> [TestSpec] {

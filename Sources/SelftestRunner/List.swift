@@ -33,6 +33,8 @@ extension Selftests {
 
         func run() throws {
             if testProgs { return try listTestProgs() }
+            // The same refusal as `run`: a glob that lists nothing is a typo.
+            if let filter { _ = try TestBench.selectTests(filter: filter) }
             let specs = Catalog.all.filter { spec in
                 if filter != nil { return TestFilter(filter).matches(spec) }
                 return fixtures || !spec.isFixture

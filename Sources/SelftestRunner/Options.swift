@@ -58,7 +58,11 @@ struct TestOptions: ParsableArguments {
     var agent: String?
 
     @Option(
-        name: .long, help: "Seconds any one test may take (default: each test's own bound).")
+        name: .long,
+        help: ArgumentHelp(
+            "Whole seconds any one test may take (default: each test's own bound).",
+            valueName: "seconds"),
+        transform: { try WholeSeconds.parse($0, option: "--test-timeout") })
     var testTimeout: Int?
 
     @Option(
@@ -76,7 +80,6 @@ struct TestOptions: ParsableArguments {
     var testProgsDeny: String?
 
     func validate() throws {
-        if (testTimeout ?? 1) <= 0 { throw ValidationError("timeouts must be positive") }
         if testProgsDeny != nil && testProgs == nil {
             throw ValidationError("--test-progs-deny applies to the tests --test-progs selects")
         }

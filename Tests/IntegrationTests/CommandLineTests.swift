@@ -168,6 +168,53 @@ extension VirtualMachineSuites {
             #expect(try git.checked(["worktree", "list"]).split(separator: "\n").count == 1)
         }
 
+        /// Bad input of each kind is refused before anything slow: exit 2,
+        /// and the refusal names the option as written.
+        @Test func badKernelFilterAndMachineInputIsExit2NamingIt() throws {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "cli-input-\(UUID())")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let kernel = try KernelImage.defaultKernel(cache: Cache(root: Cache.defaultRoot()))
+            let image = try Data(contentsOf: URL(fileURLWithPath: kernel.path))
+            let truncated = dir.appendingPathComponent("bzImage").path
+            try image.prefix(image.count / 3).write(to: URL(fileURLWithPath: truncated))
+            let refusals: [([String], String)] = [
+                (["--vmlinux", "/bin/ls"], "--vmlinux /bin/ls"),
+                (["--kernel", kernel.path, "--vmlinux", "/bin/ls"], "--vmlinux /bin/ls"),
+                (["--kernel", dir.path], "--kernel \(dir.path)"),
+                (["--kernel", truncated], "--kernel \(truncated)"),
+                (["--filter", "storage/*,hahs/*"], "--filter 'storage/*,hahs/*'"),
+                (["--filter", ""], "--filter ''"),
+                (["--filter", ",,,"], "--filter ',,,'"),
+                (["--cpus", "1000"], "--cpus 1000"),
+                (["--memory", "100000000"], "--memory 100000000"),
+                (["--test-timeout", "0.5"], "--test-timeout 0.5"),
+            ]
+            for (arguments, input) in refusals {
+                let result = try selftests(["run"] + arguments)
+                #expect(result.status == 2, "\(arguments): \(result.stderrText)")
+                #expect(
+                    result.stderrText.contains("  input: \(input)\n"),
+                    "\(arguments): \(result.stderrText)")
+            }
+            // A cache under a regular file: refused before any work, nothing made.
+            let file = dir.appendingPathComponent("file").path
+            try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+            let cache = try selftests(["run", "--cache-dir", file + "/cache"])
+            #expect(cache.status == 2)
+            #expect(
+                cache.stderrText.contains("  input: --cache-dir \(file)/cache\n"),
+                "\(cache.stderrText)")
+            let list = try selftests(["list", "--filter", "storage/*,hahs/*"])
+            #expect(list.status == 2)
+            #expect(list.stderrText.contains("  input: --filter 'storage/*,hahs/*'\n"))
+            let tree = try selftests(["kernel", "build", "--tree", "/nonexistent"])
+            #expect(tree.status == 2)
+            #expect(
+                tree.stderrText.contains("  input: --tree /nonexistent\n"), "\(tree.stderrText)")
+        }
+
         @Test func aFailingTestIsExit1WithJUnitAndJSON() throws {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID())")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -61,6 +61,13 @@ extension VirtualMachineSuites {
             #expect(product.configHash.count == 64)
             #expect(FileManager.default.fileExists(atPath: product.bzImage))
             #expect(FileManager.default.fileExists(atPath: product.vmlinux))
+            // Its vmlinux goes with its own image, and not with Debian's.
+            let built = try KernelImage(path: product.bzImage)
+            try VmlinuxFile.check(product.vmlinux, against: built)
+            #expect(throws: SelftestError.self, "another build's vmlinux was accepted") {
+                try VmlinuxFile.check(
+                    product.vmlinux, against: KernelImage.defaultKernel(cache: cache))
+            }
             #expect(build.ended.count == 1, "the build's live line was not ended")
             if product.steps > 100 {
                 // A real build (not a no-op) showed progress as it went.

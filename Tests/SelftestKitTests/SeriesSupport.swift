@@ -87,10 +87,12 @@ struct ScratchRepo {
     }
 }
 
-/// Writes a file that passes for a bzImage (the boot header's magic), so a
+/// Writes a file that passes for a bzImage (the boot header's magic, and
+/// sizes that add up to the file's: one setup sector, no payload), so a
 /// `KernelImage` can stand for a scripted kernel.
 func fakeBzImage(at url: URL, release: String = "6.12.0-test") throws {
     var data = Data(count: 0x400)
+    data[0x1f1] = 1
     data.replaceSubrange(0x202..<0x206, with: Array("HdrS".utf8))
     data[0x20e] = 0x00
     data[0x20f] = 0x01

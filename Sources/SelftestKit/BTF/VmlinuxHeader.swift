@@ -15,14 +15,14 @@ public struct VmlinuxHeader: Sendable {
 
     public static func make(
         for kernel: KernelImage, toolchain: Toolchain, cache: Cache, digests: FileDigests,
-        runner: CommandRunning = SystemRunner()
+        runner: CommandRunning = SystemRunner(), note: (String) -> Void = { _ in }
     ) throws -> VmlinuxHeader {
         // Keyed on the image, which holds the BTF: hashing a vmlinux with
         // its DWARF would cost seconds per kernel for nothing more.
         let digest = try digests.digest(of: kernel.path)
         let dir = cache.entry("btf", digest)
         let header = dir.appendingPathComponent("vmlinux.h")
-        if Cache.exists(header) {
+        if Cache.intact(header, digests: digests, note: note) {
             return VmlinuxHeader(
                 directory: dir, kernelDigest: digest,
                 textDigest: try digests.digest(of: header.path), cached: true)
@@ -40,12 +40,16 @@ public struct VmlinuxHeader: Sendable {
             Command(toolchain.bpftool, ["btf", "dump", "file", vmlinux, "format", "c"]),
             timeout: 120)
         guard dump.succeeded, dump.stdout.count > 1000 else {
+            // The scratch path means nothing to the user; the file it came from does.
+            let said = dump.stderrText.replacingOccurrences(of: vmlinux, with: "vmlinux")
+                .trimmingCharacters(in: .whitespacesAndNewlines).prefix(400)
+            let input = kernel.vmlinux.map { "--vmlinux \($0)" } ?? kernel.path
             throw SelftestError(
-                .usage,
-                "\(kernel.path) has no usable BTF: bpftool said: \(dump.stderrText.prefix(400))",
-                fix: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+                .usage, "\(input) has no usable BTF (bpftool btf dump said: \(said))",
+                fix: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y", domain: .kernelInput,
+                input: input)
         }
-        try Cache.write(dump.stdout, to: header)
+        try Cache.writeRecorded(dump.stdout, to: header)
         return VmlinuxHeader(
             directory: dir, kernelDigest: digest, textDigest: SHA256.hex(bytes: dump.stdout),
             cached: false)

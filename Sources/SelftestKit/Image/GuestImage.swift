@@ -42,7 +42,8 @@ public struct GuestImage: Sendable {
     /// Builds (or finds) the base image for these inputs.
     public static func make(
         agent: String, objects: [String: URL], toolchain: Toolchain, cache: Cache,
-        digests: FileDigests, runner: CommandRunning = SystemRunner()
+        digests: FileDigests, runner: CommandRunning = SystemRunner(),
+        note: (String) -> Void = { _ in }
     ) throws -> GuestImage {
         guard FileManager.default.isExecutableFile(atPath: agent) else {
             throw SelftestError(
@@ -61,7 +62,9 @@ public struct GuestImage: Sendable {
             hasher.update(try digests.digest(of: url.path))
         }
         let base = cache.entry("images", hasher.finalize() + ".cpio")
-        if Cache.exists(base) { return GuestImage(base: base, cached: true) }
+        if Cache.intact(base, digests: digests, note: note) {
+            return GuestImage(base: base, cached: true)
+        }
 
         var cpio = CPIOWriter()
         for dir in [
@@ -83,7 +86,7 @@ public struct GuestImage: Sendable {
         for (name, url) in objects.sorted(by: { $0.key < $1.key }) {
             cpio.file("progs/\(name).bpf.o", contents: try read(url.path))
         }
-        try Cache.write(cpio.finish(), to: base)
+        try Cache.writeRecorded(cpio.finish(), to: base)
         return GuestImage(base: base, cached: false)
     }
 

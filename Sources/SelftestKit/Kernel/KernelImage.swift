@@ -7,35 +7,70 @@ public struct KernelImage: Sendable {
     /// An uncompressed vmlinux with BTF, when one is at hand (a built tree);
     /// otherwise it is extracted from the bzImage.
     public var vmlinux: String?
-    /// The version string from the bzImage header, e.g. `6.12.117+deb12-cloud-amd64`.
+    /// The release from the bzImage header, e.g. `6.12.117+deb12-cloud-amd64`.
     public var release: String?
+    /// The whole version string of the header, `RELEASE (USER@HOST) #N …`:
+    /// what tells two builds of one release apart.
+    public var version: String?
 
-    public init(path: String, vmlinux: String? = nil) throws {
-        let data = try Self.readHead(path)
-        guard Self.isBzImage(data) else {
+    /// `input` is how the user named the image (`--kernel PATH`), for the
+    /// messages; nil for the default kernel or one this runner built.
+    public init(path: String, vmlinux: String? = nil, input: String? = nil) throws {
+        let what = input ?? "the kernel image \(path)"
+        let head = try Self.readHead(path, what: what, input: input)
+        guard Self.isBzImage(head.data) else {
             throw SelftestError(
-                .usage, "\(path) is not a bzImage (no \"HdrS\" boot header at 0x202)",
-                fix: "pass the arch/x86/boot/bzImage of a build, or a /boot/vmlinuz-* file")
+                .usage, "\(what) is not a bzImage (no \"HdrS\" boot header at 0x202)",
+                fix: "pass the arch/x86/boot/bzImage of a build, or a /boot/vmlinuz-* file",
+                domain: .kernelInput, input: input ?? path)
+        }
+        if let expected = Self.expectedSize(head.data), head.size < expected {
+            throw SelftestError(
+                .usage,
+                "\(what) is truncated: \(head.size) bytes, where its boot header says \(expected)",
+                fix: "copy the image again (the copy or download stopped early), or rebuild "
+                    + "it with make bzImage", domain: .kernelInput, input: input ?? path)
         }
         self.path = path
         self.vmlinux = vmlinux
-        self.release = Self.release(in: data)
+        self.version = Self.version(in: head.data)
+        self.release = version.map { String($0.prefix { $0 != " " }) }
     }
 
-    static func readHead(_ path: String) throws -> Data {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory),
-            !isDirectory.boolValue
-        else {
+    /// The first 64 KiB and the file's size; a missing, empty or unreadable
+    /// file, or a directory, each said as what it is.
+    static func readHead(_ path: String, what: String, input: String?) throws -> (
+        data: Data, size: Int
+    ) {
+        let named = input ?? path
+        var st = stat()
+        guard stat(path, &st) == 0 else {
             throw SelftestError(
-                .usage, "kernel image \(path) does not exist",
-                fix: "check the --kernel path, or run scripts/setup.sh for the default kernel")
+                .usage, "\(what) does not exist",
+                fix: "check the --kernel path, or run scripts/setup.sh for the default kernel",
+                domain: .kernelInput, input: named)
         }
-        guard let handle = FileHandle(forReadingAtPath: path),
-            let head = try handle.read(upToCount: 1 << 16)
-        else { throw SelftestError(.usage, "cannot read kernel image \(path)") }
-        try? handle.close()
-        return head
+        if st.st_mode & S_IFMT == S_IFDIR {
+            throw SelftestError(
+                .usage, "\(what) is a directory, not a kernel image",
+                fix: "pass the image file: arch/x86/boot/bzImage in a build directory, or "
+                    + "a vmlinuz-* file in /boot", domain: .kernelInput, input: named)
+        }
+        if st.st_size == 0 {
+            throw SelftestError(
+                .usage, "\(what) is empty (0 bytes)",
+                fix: "copy the image again (the copy or download did not finish), or rebuild "
+                    + "it with make bzImage", domain: .kernelInput, input: named)
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw SelftestError(
+                .usage, "cannot read \(what): \(String(cString: strerror(errno)))",
+                fix: "make it readable by this user (chmod +r), or copy it somewhere readable",
+                domain: .kernelInput, input: named)
+        }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 1 << 16)) ?? Data()
+        return (head, Int(st.st_size))
     }
 
     static func isBzImage(_ head: Data) -> Bool {
@@ -43,14 +78,25 @@ public struct KernelImage: Sendable {
     }
 
     /// The x86 boot protocol stores a pointer (minus 0x200) to the version
-    /// string at 0x20e; its first word is the release.
-    static func release(in head: Data) -> String? {
+    /// string at 0x20e: `RELEASE (USER@HOST) UTS_VERSION`.
+    static func version(in head: Data) -> String? {
         guard head.count > 0x210 else { return nil }
         let pointer = Int(head[0x20e]) | Int(head[0x20f]) << 8
         let start = pointer + 0x200
         guard pointer > 0, start < head.count else { return nil }
-        let bytes = head[start...].prefix { $0 != 0 && $0 != 0x20 }
+        let bytes = head[start...].prefix { $0 != 0 }
         return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// How long the header says the file is: the real-mode setup
+    /// (`setup_sects` at 0x1f1, 4 when 0, plus the boot sector) and the
+    /// protected-mode payload (`syssize` at 0x1f4, in 16-byte units). A
+    /// signed image carries its signature past that, so only shorter is wrong.
+    static func expectedSize(_ head: Data) -> Int? {
+        guard head.count > 0x1f8 else { return nil }
+        let sectors = Int(head[0x1f1] == 0 ? 4 : head[0x1f1])
+        let paragraphs = (0..<4).reduce(0) { $0 | Int(head[0x1f4 + $1]) << (8 * $1) }
+        return (sectors + 1) * 512 + paragraphs * 16
     }
 
     /// The kernel's `.config`, where a build or a package leaves it: the
@@ -90,6 +136,7 @@ public struct KernelImage: Sendable {
         }
         throw SelftestError(
             .environment, "no default kernel in \(dir.path)",
-            fix: "run scripts/setup.sh (it downloads Debian's cloud kernel), or pass --kernel PATH")
+            fix: "run scripts/setup.sh (it downloads Debian's cloud kernel), or pass --kernel PATH",
+            domain: .kernelInput, input: dir.path)
     }
 }

@@ -98,19 +98,35 @@ public struct KernelConfigure: Sendable {
     /// Whether `tree` looks like a kernel source tree that can build out of tree.
     public static func validate(tree: URL) throws {
         let fm = FileManager.default
+        let input = "--tree \(tree.path)"
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: tree.path, isDirectory: &isDirectory) else {
+            throw SelftestError(
+                .usage, "the kernel tree \(tree.path) does not exist",
+                fix: "check the --tree path (the top of a Linux checkout), or omit --tree "
+                    + "for Debian's 6.12", domain: .tree, input: input)
+        }
+        guard isDirectory.boolValue else {
+            throw SelftestError(
+                .usage, "the kernel tree \(tree.path) is a file, not a directory",
+                fix: "pass the top directory of a Linux checkout with --tree", domain: .tree,
+                input: input)
+        }
         for file in ["Makefile", "Kconfig", "scripts/kconfig/merge_config.sh", "arch/x86"]
         where !fm.fileExists(atPath: tree.appendingPathComponent(file).path) {
             throw SelftestError(
-                .usage, .tree, "\(tree.path) is not a kernel source tree (no \(file))",
-                fix: "pass the top of a Linux tree with --tree, or omit it for Debian's 6.12")
+                .usage, "\(tree.path) is not a kernel source tree (no \(file))",
+                fix: "pass the top of a Linux tree with --tree, or omit it for Debian's 6.12",
+                domain: .tree, input: input)
         }
         // Kbuild refuses O= builds of a tree configured in place.
         if fm.fileExists(atPath: tree.appendingPathComponent(".config").path)
             || fm.fileExists(atPath: tree.appendingPathComponent("include/config").path)
         {
             throw SelftestError(
-                .usage, .tree, "\(tree.path) has been configured or built in place",
-                fix: "run `make mrproper` in it (the runner builds out of tree, under its cache)")
+                .usage, "\(tree.path) has been configured or built in place",
+                fix: "run `make mrproper` in it (the runner builds out of tree, under its cache)",
+                domain: .tree, input: input)
         }
     }
 }

@@ -104,6 +104,10 @@ public struct RunPipeline: Sendable {
         let started = Date()
         let bench = try TestBench(
             options: options, observer: observer, buildObserver: buildObserver)
+        return try bench.namingTheCache { try evaluate(on: bench, started: started) }
+    }
+
+    private func evaluate(on bench: TestBench, started: Date) throws -> RunOutcome {
         let kernel: KernelUnderTest
         var buildSeconds: Double?
         if let tree = options.tree {

@@ -22,6 +22,7 @@ public final class TestBench: Sendable {
     public init(
         options: RunOptions, observer: RunObserver, buildObserver: (any KernelBuildObserver)? = nil
     ) throws {
+        try options.check()
         self.options = options
         self.observer = observer
         self.buildObserver = buildObserver ?? NoteBuildObserver(observer: observer)
@@ -31,21 +32,41 @@ public final class TestBench: Sendable {
             return spec
         }
         self.cache = Cache(root: options.cacheDirectory ?? Cache.defaultRoot())
+        try cache.checkWritable(input: Cache.input(cacheDirectory: options.cacheDirectory))
         // What a runner killed with SIGKILL left; an interrupted one cleans up itself.
         Scratch.sweep(cache.entry("tmp"))
         self.digests = FileDigests(store: cache.entry("digests.json"))
         self.toolchain = try Toolchain.discover()
     }
 
+    /// The tests `filter` selects. Every glob in it must select something,
+    /// and a filter given must hold a glob: '' or ',,,' is a slip, not a
+    /// request for the whole suite.
     public static func selectTests(filter: String?) throws -> [TestSpec] {
-        let selected = TestFilter(filter).select(from: Catalog.all)
+        let testFilter = TestFilter(filter)
+        let input = "--filter '\(filter ?? "")'"
+        if filter != nil && testFilter.patterns.isEmpty {
+            throw SelftestError(
+                .usage, "--filter holds no glob", fix: Self.filterFix + ", or leave out --filter",
+                domain: .options, input: input)
+        }
+        let unmatched = testFilter.unmatched(in: Catalog.all)
+        if !unmatched.isEmpty {
+            let names = unmatched.map { "'\($0)'" }.joined(separator: ", ")
+            throw SelftestError(
+                .usage, "no test matches \(names) in --filter", fix: Self.filterFix,
+                domain: .options, input: input)
+        }
+        let selected = testFilter.select(from: Catalog.all)
         if selected.isEmpty {
             throw SelftestError(
-                .usage, "no test matches --filter '\(filter ?? "")'",
-                fix: "run `selftests list` to see the names; globs like 'storage/*' work")
+                .usage, "no test matches --filter", fix: Self.filterFix, domain: .options,
+                input: input)
         }
         return selected
     }
+
+    static let filterFix = "run `selftests list` to see the names; globs like 'storage/*' work"
 
     /// Builds `tree` with the run's config fragments, incrementally. A tree
     /// that does not compile is a `.failed` result, not an error.
@@ -55,11 +76,25 @@ public final class TestBench: Sendable {
         return try KernelBuilder(request: request, cache: cache).build(observer: buildObserver)
     }
 
+    /// Runs `body`; a full filesystem met anywhere in it, in a scratch or
+    /// an entry directory, is said about the cache the user chose.
+    public func namingTheCache<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as SelftestError
+            where error.kind == .environment && error.domain == .cache
+        {
+            throw Cache.full(cache.root, input: Cache.input(cacheDirectory: options.cacheDirectory))
+        }
+    }
+
     /// The kernel a run without `--tree` boots: `--kernel`, or the default.
     public func prebuiltKernel() throws -> KernelUnderTest {
         let image =
-            try options.kernel.map { try KernelImage(path: $0, vmlinux: options.vmlinux) }
-            ?? KernelImage.defaultKernel(cache: cache)
+            try options.kernel.map {
+                try KernelImage(path: $0, vmlinux: options.vmlinux, input: "--kernel \($0)")
+            } ?? KernelImage.defaultKernel(cache: cache)
+        if let vmlinux = options.vmlinux { try VmlinuxFile.check(vmlinux, against: image) }
         return try KernelUnderTest.prebuilt(image, digests: digests)
     }
 
@@ -79,10 +114,12 @@ public final class TestBench: Sendable {
         if options.testProgs != nil { clock.end("test-progs-build") }
 
         let header = try VmlinuxHeader.make(
-            for: kernel.image, toolchain: toolchain, cache: cache, digests: digests)
+            for: kernel.image, toolchain: toolchain, cache: cache, digests: digests,
+            note: observer.note)
         let compiler = ProgramCompiler(
             progsDirectory: options.progsDirectory ?? RunPipeline.defaultProgsDirectory,
-            toolchain: toolchain, header: header, cache: cache)
+            toolchain: toolchain, header: header, cache: cache, digests: digests,
+            note: observer.note)
         let needed = Array(Set(tests.compactMap(\.object))).sorted()
         let products = try compiler.compile(needed)
         var objects: [String: URL] = [:]
@@ -105,7 +142,7 @@ public final class TestBench: Sendable {
 
         var image = try GuestImage.make(
             agent: options.agent ?? RunPipeline.defaultAgent, objects: objects,
-            toolchain: toolchain, cache: cache, digests: digests)
+            toolchain: toolchain, cache: cache, digests: digests, note: observer.note)
         image.extras = testProgs.payload.map { [$0] } ?? []
         clock.end("image")
 

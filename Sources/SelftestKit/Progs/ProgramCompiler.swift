@@ -8,6 +8,10 @@ public struct ProgramCompiler: Sendable {
     public var header: VmlinuxHeader
     public var cache: Cache
     public var runner: CommandRunning
+    /// Remembers the objects' digests, against which a cached one is checked.
+    public var digests: FileDigests
+    /// Where a damaged cached object is said before it is rebuilt.
+    public var note: @Sendable (String) -> Void
 
     /// The product of one compile: the object, or clang's complaint.
     public enum Product: Sendable {
@@ -17,13 +21,16 @@ public struct ProgramCompiler: Sendable {
 
     public init(
         progsDirectory: URL, toolchain: Toolchain, header: VmlinuxHeader, cache: Cache,
-        runner: CommandRunning = SystemRunner()
+        runner: CommandRunning = SystemRunner(), digests: FileDigests = FileDigests(store: nil),
+        note: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.progsDirectory = progsDirectory
         self.toolchain = toolchain
         self.header = header
         self.cache = cache
         self.runner = runner
+        self.digests = digests
+        self.note = note
     }
 
     /// The clang arguments for one program (CO-RE: BTF from -g, the
@@ -87,14 +94,20 @@ public struct ProgramCompiler: Sendable {
             return .failed("no source file \(source.path)")
         }
         let object = cache.entry("progs", try key(for: name, source: text), "\(name).bpf.o")
-        if Cache.exists(object) { return .object(object, cached: true) }
+        if Cache.intact(object, digests: digests, note: note) {
+            return .object(object, cached: true)
+        }
         var failure: String?
         do {
-            try Cache.produce(object) { temp in
+            try Cache.produceRecorded(object) { temp in
                 let result = try runner.run(
                     Command(toolchain.clang, arguments(source: source.path, output: temp.path)),
                     timeout: 300)
                 if !result.succeeded {
+                    // A full cache is not the program's fault.
+                    if result.stderrText.contains(String(cString: strerror(ENOSPC))) {
+                        throw Cache.full(object.deletingLastPathComponent())
+                    }
                     failure = Self.diagnostics(result.stderrText)
                     throw CompileFailed()
                 }

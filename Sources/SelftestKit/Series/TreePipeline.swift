@@ -22,6 +22,12 @@ public struct TreePipeline: Sendable {
     /// regression's first bad patch.
     public func series(_ source: SeriesSource) throws -> SeriesReport {
         let (repository, bench) = try setUp()
+        return try bench.namingTheCache { try series(source, repository, bench) }
+    }
+
+    private func series(_ source: SeriesSource, _ repository: Git, _ bench: TestBench) throws
+        -> SeriesReport
+    {
         let directory = try RunDirectories.create(in: bench.cache, kind: "series")
         let plan: SeriesPlan
         let worktree: Worktree
@@ -43,6 +49,12 @@ public struct TreePipeline: Sendable {
     /// The first commit of `good..bad` that breaks the selected tests.
     public func bisect(good: String, bad: String) throws -> BisectReport {
         let (repository, bench) = try setUp()
+        return try bench.namingTheCache { try bisect(good: good, bad: bad, repository, bench) }
+    }
+
+    private func bisect(good: String, bad: String, _ repository: Git, _ bench: TestBench) throws
+        -> BisectReport
+    {
         let badCommit = try SeriesPlan.resolve(bad, in: repository, option: "--bad")
         _ = try SeriesPlan.resolve(good, in: repository, option: "--good")
         let directory = try RunDirectories.create(in: bench.cache, kind: "bisect")

@@ -25,7 +25,11 @@ public struct Cache: Sendable {
 
     public func directory(_ parts: String...) throws -> URL {
         let url = parts.reduce(root) { $0.appendingPathComponent($1) }
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch let error where Self.isOutOfSpace(error) {
+            throw Self.full(url.deletingLastPathComponent())
+        }
         return url
     }
 
@@ -39,24 +43,31 @@ public struct Cache: Sendable {
     }
 
     /// Produces a file at `url` by letting `make` write a temporary path,
-    /// then renaming; if `make` throws, nothing is left behind.
+    /// then renaming; if `make` throws, nothing is left behind. A write that
+    /// finds the filesystem full says so, naming the directory.
     public static func produce(_ url: URL, _ make: (URL) throws -> Void) throws {
-        try FileManager.default.createDirectory(
-            at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let temp = url.deletingLastPathComponent()
-            .appendingPathComponent(
-                ".tmp-\(getpid())-\(UUID().uuidString)-\(url.lastPathComponent)")
+        let directory = url.deletingLastPathComponent()
+        let temp = directory.appendingPathComponent(
+            ".tmp-\(getpid())-\(UUID().uuidString)-\(url.lastPathComponent)")
         Scratch.track(temp)
         defer { Scratch.remove(temp) }
-        try make(temp)
-        try rename(temp, to: url)
+        do {
+            try FileManager.default.createDirectory(
+                at: directory, withIntermediateDirectories: true)
+            try make(temp)
+            try rename(temp, to: url)
+        } catch {
+            if isOutOfSpace(error) { throw full(directory) }
+            throw error
+        }
     }
 
     private static func rename(_ from: URL, to: URL) throws {
         if Glibc.rename(from.path, to.path) != 0 {
             throw SelftestError(
                 .infrastructure,
-                "cannot move \(from.path) to \(to.path): \(String(cString: strerror(errno)))")
+                "cannot move \(from.path) to \(to.path): \(String(cString: strerror(errno)))",
+                domain: .cache)
         }
     }
 

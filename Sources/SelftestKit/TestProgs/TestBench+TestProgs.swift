@@ -77,7 +77,7 @@ extension TestBench {
         plan.payload = try TestProgsPayload.make(
             product: product, tests: runnable.map(\.test), deny: deny,
             kernelConfig: kernel.image.configFile, release: kernel.image.release,
-            cache: cache, digests: digests)
+            cache: cache, digests: digests, note: observer.note)
         if kernel.image.configFile == nil {
             observer.note(
                 "test_progs: no config file found for \(kernel.image.path); programs with "

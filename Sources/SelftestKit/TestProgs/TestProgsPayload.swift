@@ -65,7 +65,7 @@ public struct TestProgsPayload {
     public static func make(
         product: TestProgsProduct, tests: [String], deny: [String], kernelConfig: String?,
         release: String?, cache: Cache, digests: FileDigests,
-        runner: CommandRunning = SystemRunner()
+        runner: CommandRunning = SystemRunner(), note: (String) -> Void = { _ in }
     ) throws -> URL {
         let binary = product.output.appendingPathComponent("test_progs").path
         let stripped = try strip(binary, cache: cache, digests: digests, runner: runner)
@@ -88,7 +88,7 @@ public struct TestProgsPayload {
             hasher.update(try digests.digest(of: path))
         }
         let archive = cache.entry("images", "test-progs-" + hasher.finalize() + ".cpio")
-        if Cache.exists(archive) { return archive }
+        if Cache.intact(archive, digests: digests, note: note) { return archive }
 
         var cpio = CPIOWriter()
         cpio.directory(guestDirectory)
@@ -116,7 +116,7 @@ public struct TestProgsPayload {
             cpio.file("bin/\(name)", contents: try read(program), mode: 0o755)
         }
         cpio.file("lib/libstdbuf.so", contents: try read(lineBuffering), mode: 0o755)
-        try Cache.write(cpio.finish(), to: archive)
+        try Cache.writeRecorded(cpio.finish(), to: archive)
         return archive
     }
 
