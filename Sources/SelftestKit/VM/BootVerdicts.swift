@@ -31,7 +31,10 @@ struct BootVerdicts {
         }
 
         if let running = document.startedTests.last(where: { !finished.contains($0) }) {
-            records.append(verdictForRunning(running, end: boot.end, console: console))
+            var record = verdictForRunning(running, end: boot.end, console: console)
+            // Its time counts, in JUnit's suite time too, though no result came.
+            record.duration = boot.runningSeconds
+            records.append(record)
         }
         let pinned = RecordBuilder.pin(console.splats, on: records)
         return Verdicts(

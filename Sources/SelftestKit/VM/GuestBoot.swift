@@ -44,6 +44,9 @@ struct GuestBoot {
         var testSeconds: Double?
         /// Seconds from the agent's last line to QEMU's exit.
         var teardownSeconds: Double
+        /// Seconds the test still running when the boot ended had run, as
+        /// the host saw it (from its start line to the stop); nil when none.
+        var runningSeconds: Double? = nil
     }
 
     /// Runs the guest; `onProgress` sees the KTAP stream whenever a result arrives.
@@ -137,7 +140,8 @@ struct GuestBoot {
             console: console,
             bootSeconds: (agentStarted ?? stopping).timeIntervalSince(started),
             testSeconds: agentStarted.map { (agentDone ?? stopping).timeIntervalSince($0) },
-            teardownSeconds: stopped.timeIntervalSince(agentDone ?? stopping))
+            teardownSeconds: stopped.timeIntervalSince(agentDone ?? stopping),
+            runningSeconds: currentTest.map { stopping.timeIntervalSince($0.since) })
     }
 
     /// The KTAP stream: from the results port, or, when the guest has no
