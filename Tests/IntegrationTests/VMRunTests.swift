@@ -113,6 +113,10 @@ extension VirtualMachineSuites {
             let crash = try record(report, "fixture/crash")
             #expect(crash.outcome == .kernelCrash)
             #expect(crash.splats.contains { $0.kind.isCrash && $0.test == "fixture/crash" })
+            // The panic line is said once: by its splat, not again by the message.
+            let panic = try #require(crash.splats.first(where: \.kind.isCrash)?.title)
+            let detail = TerminalReport.line(for: crash, color: false)
+            #expect(detail.components(separatedBy: panic).count == 2, "\(detail)")
             #expect(
                 try record(report, "fixture/pass").outcome == .pass,
                 "the next test ran in a new boot")

@@ -25,7 +25,8 @@ struct ReportJUnitTests {
         #expect(root[attribute: "failures"] == "5")
         #expect(root[attribute: "errors"] == "3")
         #expect(root[attribute: "skipped"] == "1")
-        #expect(root[attribute: "time"] == "3.960")
+        // The run's wall time, as the terminal's `Time:` says: its phases.
+        #expect(root[attribute: "time"] == "5.700")
         #expect(try xml.elements("//testcase").count == 12)
     }
 
@@ -46,6 +47,32 @@ struct ReportJUnitTests {
             #expect(properties.map(\.0) == ["kernel", "kernelRelease", "accelerator"])
             #expect(properties.map(\.1) == ["bpf-next", "6.9.0-rc1+", "kvm"])
         }
+    }
+
+    /// As the guest reports them: a parametrised test has seconds, its
+    /// cases none. The suite's time still covers it, and the root's time
+    /// is the run's, boots included (a 16 s run is not "1.9 s").
+    @Test func suiteTimeCoversTestsWhoseCasesHaveNoTimeAndRootTimeIsTheRuns() throws {
+        let report = RunReport(
+            kernel: "k", accelerator: "tcg", startedAt: "2026-12-02T15:36:53Z",
+            phases: ["compile": 2.3, "boot": 9.8, "tests": 3.6, "teardown": 0.1],
+            records: [
+                TestRecord(name: "storage/sk/a", outcome: .pass, duration: 0.4),
+                TestRecord(
+                    name: "storage/sk/b", outcome: .pass, duration: 0.9,
+                    subtests: [
+                        TestRecord(name: "x", outcome: .pass),
+                        TestRecord(name: "y", outcome: .pass),
+                    ]),
+            ])
+        let parsed = try ParsedXML(JUnitReport.xml(for: report))
+        let suite = try #require(try parsed.element("/testsuites/testsuite[@name='storage']"))
+        #expect(suite[attribute: "tests"] == "3")
+        #expect(suite[attribute: "time"] == "1.300")
+        let root = try #require(parsed.document.rootElement())
+        #expect(root[attribute: "time"] == "15.800")
+        #expect(
+            TerminalReport.summary(for: report, color: false).contains("Time:      15.8s total"))
     }
 
     @Test func passingTestIsABareTestcase() throws {

@@ -77,12 +77,22 @@ import Testing
         }
     }
 
-    @Test func explicitKVMThatCannotWorkIsAnEnvironmentError() {
-        #expect {
-            try AcceleratorChoice.decide(.kvm, kvm: .broken("KVM internal error"))
-        } throws: { error in
-            (error as? SelftestError)?.exitCode == 2
+    /// What a probe (or an earlier run) found is enough to refuse
+    /// `--accel kvm` up front, with the evidence and the fix.
+    @Test(arguments: [KVMState.broken("KVM internal error"), .unavailable("no /dev/kvm")])
+    func explicitKVMThatCannotWorkIsAMachineError(state: KVMState) throws {
+        let error = try #require(throws: SelftestError.self) {
+            try AcceleratorChoice.decide(.kvm, kvm: state)
         }
+        #expect(error.kind == .environment)
+        #expect(error.domain == .machine)
+        #expect(error.input == "--accel kvm")
+        #expect(error.exitCode == 2)
+        #expect(error.fix != nil)
+    }
+
+    @Test func explicitKVMNobodyProbedIsTried() throws {
+        #expect(try AcceleratorChoice.decide(.kvm, kvm: .unprobed).accelerator == .kvm)
     }
 
     @Test func probeVerdictsSurviveTheCacheRoundTrip() throws {

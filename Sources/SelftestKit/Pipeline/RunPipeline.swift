@@ -52,13 +52,14 @@ public enum RunOutcome: Sendable {
     }
 
     /// `git bisect run`'s codes: 0 good, 1 bad, 125 the kernel does not
-    /// build (skip), 128 no verdict (abort; the runner failed, or the guest
-    /// gave no answer for a test).
+    /// build (skip), 128 no verdict (abort; the runner failed, the guest
+    /// gave no answer for a test, or the run's bound left a test unrun).
     public var bisectExitCode: Int32 {
         switch self {
         case .kernelDidNotBuild: return 125
         case .ran(let report):
-            if report.records.contains(where: { $0.outcome == .infraError }) { return 128 }
+            let noVerdict: Set<Outcome> = [.infraError, .notRun]
+            if report.records.contains(where: { noVerdict.contains($0.outcome) }) { return 128 }
             return report.exitCode
         }
     }

@@ -171,13 +171,17 @@ public final class TestBench: Sendable {
             artifactsDirectory: directory.path)
         report.kernelIdentity = kernel.identity
         if !toRun.isEmpty {
-            let session = GuestSession(
+            var session = GuestSession(
                 toolchain: toolchain, kernel: kernel.image, image: image,
                 accelerator: choice.accelerator, runDirectory: directory,
                 bootTimeout: options.bootTimeout, grace: options.watchdogGrace,
                 runDeadline: clock.started.addingTimeInterval(options.runTimeout),
+                runTimeout: options.runTimeout,
                 memoryMiB: options.memoryMiB, cpus: options.cpus, tcgThreading: options.tcgThreading
             )
+            // KVM that failed to run the guest is not tried by the next `auto`.
+            let kvm = KVMProbe(qemu: toolchain.qemu, cache: cache)
+            session.kvmFailed = { kvm.record(.broken($0)) }
             let outcome = try session.run(toRun, note: observer.note) { observer.finished($0) }
             records += outcome.records
             report.unattributedSplats = outcome.unattributedSplats
@@ -212,7 +216,11 @@ public final class TestBench: Sendable {
     private func decideAccelerator(_ probe: Probe?) throws -> AcceleratorChoice {
         if let decided = accelerator.withLock({ $0 }) { return decided }
         probe?.done.wait()
-        let state = probe?.state.withLock { $0 } ?? .unprobed
+        var state = probe?.state.withLock { $0 } ?? .unprobed
+        if options.accelerator == .kvm {
+            // No probe for `--accel kvm`, but what one already found counts.
+            state = KVMProbe(qemu: toolchain.qemu, cache: cache).known()
+        }
         let choice = try AcceleratorChoice.decide(options.accelerator, kvm: state)
         if let note = choice.note { observer.note(note) }
         accelerator.withLock { $0 = choice }

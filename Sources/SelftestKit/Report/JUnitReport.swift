@@ -4,9 +4,17 @@ import Foundation
 ///
 /// One `<testsuite>` per group (the first path component of a test's name),
 /// one `<testcase>` per test, or per case of a parametrised test. Failing
-/// outcomes map to `<failure>` (fail, timeout, splat) or `<error>` (kernel
-/// crash, build error, infrastructure error) whose `type` is the outcome.
-/// Splats outside any test become a failing `kernel/unattributed` case.
+/// outcomes map to `<failure>` (fail, timeout, splat) or `<error>` (out of
+/// memory, kernel crash, build error, infrastructure error, not run) whose
+/// `type` is the outcome: a test that never ran is an error, not a skip, so
+/// a run cut short never shows up green. Splats outside any test become a
+/// failing `kernel/unattributed` case.
+///
+/// Times: a `<testcase>` has its test's own seconds (a case of a
+/// parametrised test has none of its own); a `<testsuite>` the sum of its
+/// tests' seconds, parents of cases included, so it covers every test it
+/// holds; the root `<testsuites>` the run's wall time (`RunReport.wallSeconds`,
+/// the terminal's `Time:`), which also covers the boots.
 public enum JUnitReport {
     /// The document for `report`, with its XML declaration.
     public static func xml(for report: RunReport) -> String {
@@ -32,7 +40,9 @@ public enum JUnitReport {
             let total = suites.reduce(0) { $0 + (Int($1.attribute(counter) ?? "") ?? 0) }
             root.setAttribute(counter, String(total))
         }
-        root.setAttribute("time", seconds(groups.flatMap(\.cases).compactMap(\.duration)))
+        root.setAttribute(
+            "time",
+            seconds(report.wallSeconds.map { [$0] } ?? groups.flatMap(\.cases).compactMap(\.share)))
         root.children = suites
         return XMLWriter.document(root)
     }
@@ -42,6 +52,9 @@ public enum JUnitReport {
         var group: String
         var name: String
         var duration: Double?
+        /// The seconds this case adds to its suite's time: its test's, on
+        /// the first case of a parametrised test (whose cases have none).
+        var share: Double?
         /// `<failure>`, `<error>` or `<skipped>`; nil for a pass.
         var result: XMLWriter.Element?
         var output: [String]
@@ -59,11 +72,18 @@ public enum JUnitReport {
         var cases = record.subtests.map { subtest in
             let prefix = record.name + "/"
             let fullName = subtest.name.hasPrefix(prefix) ? subtest.name : prefix + subtest.name
-            return testCase(subtest, fullName: fullName)
+            var testCase = testCase(subtest, fullName: fullName)
+            testCase.share = nil
+            return testCase
         }
         if record.outcome > worst {
             cases.append(testCase(record, fullName: record.name))
+            cases[cases.count - 1].share = nil
         }
+        // The test's own seconds count once, however many cases it has
+        // (its cases' when it has none of its own).
+        let caseSeconds = record.subtests.compactMap(\.duration)
+        cases[0].share = record.duration ?? (caseSeconds.isEmpty ? nil : caseSeconds.reduce(0, +))
         return cases
     }
 
@@ -72,8 +92,8 @@ public enum JUnitReport {
         let group = String(parts[0])
         let name = parts.count > 1 ? String(parts[1]) : fullName
         return TestCase(
-            group: group, name: name, duration: record.duration, result: result(for: record),
-            output: record.diagnostics)
+            group: group, name: name, duration: record.duration, share: record.duration,
+            result: result(for: record), output: record.diagnostics)
     }
 
     static func unattributedCase(_ splats: [Splat]) -> TestCase? {
@@ -83,7 +103,8 @@ public enum JUnitReport {
             "failure", type: "splat", message: "\(count) outside any test: \(first.title)",
             body: splatText(splats))
         return TestCase(
-            group: "kernel", name: "unattributed", duration: nil, result: failure, output: [])
+            group: "kernel", name: "unattributed", duration: nil, share: nil, result: failure,
+            output: [])
     }
 
     /// The element that explains a non-passing outcome.
@@ -98,6 +119,10 @@ public enum JUnitReport {
         case .skip:
             let attributes = headline.map { [("message", $0)] } ?? []
             return XMLWriter.Element("skipped", attributes: attributes)
+        case .notRun:
+            return element(
+                "error", type: "not-run", message: headline ?? "the test did not run",
+                body: message)
         case .fail:
             return element(
                 "failure", type: "fail", message: headline ?? "test failed",
@@ -110,6 +135,10 @@ public enum JUnitReport {
             let title = record.splats.first?.title ?? headline ?? "kernel splat"
             return element(
                 "failure", type: "splat", message: title, body: splats, message, details)
+        case .outOfMemory:
+            return element(
+                "error", type: "out-of-memory", message: headline ?? "the guest ran out of memory",
+                body: message, splats, details)
         case .kernelCrash:
             let crashes = record.splats.filter(\.kind.isCrash)
             let others = record.splats.filter { !$0.kind.isCrash }
@@ -163,7 +192,7 @@ public enum JUnitReport {
                 ("name", name), ("tests", String(cases.count)),
                 ("failures", String(count("failure"))), ("errors", String(count("error"))),
                 ("skipped", String(count("skipped"))),
-                ("time", seconds(cases.compactMap(\.duration))),
+                ("time", seconds(cases.compactMap(\.share))),
             ] + (timestamp.map { [("timestamp", $0)] } ?? []),
             children: [propertiesElement(properties)] + cases.map(caseElement))
     }

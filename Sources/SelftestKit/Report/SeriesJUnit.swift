@@ -36,7 +36,7 @@ extension JUnitReport {
                 cases = [
                     TestCase(
                         group: "kernel", name: "build", duration: step.build.seconds,
-                        result: error, output: [])
+                        share: step.build.seconds, result: error, output: [])
                 ]
             }
             var properties = [("position", String(step.position)), ("commit", step.commit)]
@@ -55,8 +55,8 @@ extension JUnitReport {
                     "\(missing.position)/\(series.total) \(missing.subject)",
                     cases: [
                         TestCase(
-                            group: "kernel", name: "apply", duration: nil, result: error,
-                            output: [])
+                            group: "kernel", name: "apply", duration: nil, share: nil,
+                            result: error, output: [])
                     ], properties: [("position", String(missing.position))], run: nil))
         }
         var root = XMLWriter.Element("testsuites", attributes: [("name", "selftests series")])

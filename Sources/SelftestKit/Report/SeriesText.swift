@@ -12,9 +12,11 @@ public enum SeriesText {
         switch outcome {
         case .pass: "."
         case .skip: "s"
+        case .notRun: "-"
         case .splat: "W"
         case .fail: "F"
         case .timeout: "T"
+        case .outOfMemory: "M"
         case .kernelCrash: "C"
         case .buildError: "E"
         case .infraError: "I"
@@ -32,8 +34,9 @@ public enum SeriesText {
 
     static let legend = [
         ". pass  s skip  F fail  T timeout  C kernel crash  W splat  E program build error",
-        "I infra error  - not run   ! regression (first bad)  ~ flaky (passed on a re-run)",
-        "+ fixed   = N: the kernel of step N (byte-identical, or not rebuilt), its results",
+        "M out of memory  I infra error  - not run  ! regression (first bad)",
+        "~ flaky (passed on a re-run)  + fixed",
+        "= N: the kernel of step N (byte-identical, or not rebuilt), its results",
     ]
 
     /// Tests that did not pass at some step, in catalog order: the columns.

@@ -10,9 +10,11 @@ public enum TerminalReport {
         switch outcome {
         case .pass: "PASS"
         case .skip: "SKIP"
+        case .notRun: "NOT RUN"
         case .splat: "SPLAT"
         case .fail: "FAIL"
         case .timeout: "TIMEOUT"
+        case .outOfMemory: "OOM"
         case .kernelCrash: "CRASH"
         case .buildError: "BUILD"
         case .infraError: "INFRA"
@@ -67,10 +69,9 @@ public enum TerminalReport {
             tests += " · " + perOutcome.joined(separator: " · ")
         }
         out.append(tests)
-        let phaseTotal = report.phases.values.filter(\.isFinite).reduce(0, +)
         let total =
-            report.phases.isEmpty
-            ? report.records.compactMap(\.duration).filter(\.isFinite).reduce(0, +) : phaseTotal
+            report.wallSeconds
+            ?? report.records.compactMap(\.duration).filter(\.isFinite).reduce(0, +)
         var time = "Time:      \(seconds(total)) total"
         if !report.phases.isEmpty {
             time += " · " + phases(report.phases)
@@ -130,6 +131,9 @@ public enum TerminalReport {
         default:
             lines = message + titles
         }
+        // A line said once: a message may repeat a splat's title.
+        var seen = Set<String>()
+        lines = lines.filter { seen.insert($0).inserted }
         for subtest in record.subtests where subtest.outcome != .pass {
             let detail = textLines(subtest.message ?? "").first ?? subtest.splats.first?.title
             let name = subtest.name.split(separator: "/").last.map(String.init) ?? subtest.name

@@ -12,6 +12,11 @@
 /// report is open; a panic that is a consequence (`Fatal exception`, `panic_on_warn`,
 /// ...) joins the report before it. An oops ending in a panic stays `oops`; any
 /// other report ending in a panic becomes `panic`.
+///
+/// An OOM kill is one `outOfMemory` splat: the `Out of memory: Killed
+/// process` line is its title, after the `invoked oom-killer` and
+/// `oom-kill:` lines of the same report (its memory and task dumps are left
+/// out: hundreds of lines that say nothing a user acts on).
 public struct ConsoleLog: Sendable, Equatable {
     /// A `selftests: start NAME` or `selftests: end NAME` line from the guest agent.
     public struct Marker: Sendable, Equatable {
@@ -70,6 +75,9 @@ public struct ConsoleLog: Sendable, Equatable {
         /// A `cut here` line and what followed it, waiting for the title.
         var preamble: [String] = []
         var previous: Substring = ""
+        /// The `invoked oom-killer` and `oom-kill:` lines of the OOM report
+        /// being printed, waiting for its `Killed process` line.
+        var oom: [String] = []
 
         mutating func consume(_ text: Substring, line: Int) {
             defer { previous = text }
@@ -80,6 +88,10 @@ public struct ConsoleLog: Sendable, Equatable {
                 (open, last, rcu, preamble) = (nil, nil, nil, [])
                 log.markers.append(marker)
                 currentTest = marker.kind == .start ? marker.test : nil
+                return
+            }
+            if OOMRules.isPart(text) {
+                consumeOOM(text)
                 return
             }
             if text.hasPrefix("------------[ cut here ]") {
@@ -97,6 +109,21 @@ public struct ConsoleLog: Sendable, Equatable {
             } else if let index = open {
                 continueSplat(index, text)
             }
+        }
+
+        mutating func consumeOOM(_ text: Substring) {
+            // The OOM report's dumps follow; they belong to no open report.
+            (open, preamble) = (nil, [])
+            guard OOMRules.isKill(text) else {
+                if text.contains(OOMRules.invoked) { oom = [] }
+                oom.append(String(text))
+                return
+            }
+            log.splats.append(
+                Splat(
+                    kind: .outOfMemory, title: String(text), lines: oom + [String(text)],
+                    test: currentTest))
+            oom = []
         }
 
         mutating func report(_ kind: Splat.Kind, _ text: Substring) {
@@ -153,6 +180,23 @@ public struct ConsoleLog: Sendable, Equatable {
             log.splats[index].lines.append(String(text))
             return true
         }
+    }
+}
+
+/// The lines of an OOM killer's report that are kept.
+enum OOMRules {
+    static let invoked = " invoked oom-killer: "
+
+    /// `init invoked oom-killer: …`, `oom-kill:constraint=…`, or a kill.
+    static func isPart(_ text: Substring) -> Bool {
+        text.contains(invoked) || text.hasPrefix("oom-kill:") || isKill(text)
+    }
+
+    /// `Out of memory: Killed process 145 (selftests-guest) …`, or the
+    /// memory cgroup's `Memory cgroup out of memory: Killed process …`.
+    static func isKill(_ text: Substring) -> Bool {
+        (text.hasPrefix("Out of memory: ") || text.hasPrefix("Memory cgroup out of memory: "))
+            && text.contains("Killed process ")
     }
 }
 

@@ -70,8 +70,8 @@ public enum RecordBuilder {
     /// Attaches each splat to the record named by its `test`.
     ///
     /// A `pass` record with a non-crash splat becomes `splat`; a crash (panic,
-    /// oops) makes the record `kernel-crash` unless its outcome is already
-    /// worse. Splats outside any test, and splats whose test has no record
+    /// oops) makes the record `kernel-crash`, an OOM kill `out-of-memory`,
+    /// unless its outcome is already worse. Splats outside any test, and splats whose test has no record
     /// (it never reported: add a record for it first to pin them), come back
     /// as `unattributed`, in order.
     public static func pin(
@@ -86,11 +86,12 @@ public enum RecordBuilder {
                 continue
             }
             records[index].splats.append(splat)
-            let raised: Outcome = splat.kind.isCrash ? .kernelCrash : .splat
             if splat.kind.isCrash {
-                records[index].outcome = max(records[index].outcome, raised)
+                records[index].outcome = max(records[index].outcome, .kernelCrash)
+            } else if splat.kind == .outOfMemory {
+                records[index].outcome = max(records[index].outcome, .outOfMemory)
             } else if records[index].outcome == .pass {
-                records[index].outcome = raised
+                records[index].outcome = .splat
             }
         }
         return (records, unattributed)

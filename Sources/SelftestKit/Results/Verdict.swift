@@ -2,11 +2,16 @@
 public enum Outcome: String, Sendable, Codable, CaseIterable, Comparable {
     case pass
     case skip
+    /// The test never started: the run's bound was spent before its turn.
+    case notRun = "not-run"
     /// The test passed, but the kernel logged a warning, BUG, lockdep report,
     /// KASAN report, RCU stall, soft lockup or hung task while it ran.
     case splat
     case fail
     case timeout
+    /// The guest ran out of memory while the test ran: the OOM killer
+    /// killed a process (often the agent); `--memory` was too small.
+    case outOfMemory = "out-of-memory"
     /// The kernel panicked or oopsed while the test ran.
     case kernelCrash = "kernel-crash"
     case buildError = "build-error"
@@ -22,12 +27,14 @@ public enum Outcome: String, Sendable, Codable, CaseIterable, Comparable {
         switch self {
         case .pass: 0
         case .skip: 1
-        case .splat: 2
-        case .fail: 3
-        case .timeout: 4
-        case .kernelCrash: 5
-        case .buildError: 6
-        case .infraError: 7
+        case .notRun: 2
+        case .splat: 3
+        case .fail: 4
+        case .timeout: 5
+        case .outOfMemory: 6
+        case .kernelCrash: 7
+        case .buildError: 8
+        case .infraError: 9
         }
     }
 
@@ -39,6 +46,8 @@ public struct Splat: Sendable, Codable, Equatable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
         case warning, bug, oops, panic, lockdep, kasan, rcuStall = "rcu-stall"
         case softLockup = "soft-lockup", hungTask = "hung-task"
+        /// The OOM killer killed a process: the guest ran out of memory.
+        case outOfMemory = "out-of-memory"
 
         /// A crash ends the guest; the others let it run on.
         public var isCrash: Bool { self == .panic || self == .oops }
@@ -126,7 +135,15 @@ public struct RunReport: Sendable, Codable, Equatable {
         records.reduce(into: [:]) { $0[$1.outcome, default: 0] += 1 }
     }
 
-    /// 0 when every test passed or skipped, 1 otherwise.
+    /// The run's wall seconds: its phases (compile, boot, tests, …) summed;
+    /// nil when it has none. The terminal's `Time:` and JUnit's root `time`.
+    public var wallSeconds: Double? {
+        let seconds = phases.values.filter(\.isFinite)
+        return seconds.isEmpty ? nil : seconds.reduce(0, +)
+    }
+
+    /// 0 when every test passed or skipped, 1 otherwise (`not-run` and
+    /// `out-of-memory` included).
     public var exitCode: Int32 {
         records.allSatisfy(\.outcome.isSuccess) && unattributedSplats.isEmpty ? 0 : 1
     }

@@ -22,17 +22,27 @@ public struct AcceleratorChoice: Sendable, Equatable {
     }
 
     /// Pure: `auto` takes KVM only if it is known to run a guest; an
-    /// unprobed KVM must be probed before calling this.
+    /// unprobed KVM must be probed before calling this. `kvm` is refused
+    /// up front when KVM is known not to work (no /dev/kvm, or a probe or
+    /// an earlier run saw it fail); unprobed, it is tried.
     public static func decide(_ request: Request, kvm: KVMState) throws -> AcceleratorChoice {
         switch (request, kvm) {
         case (.tcg, _):
             return AcceleratorChoice(accelerator: .tcg, note: nil)
         case (.kvm, .works), (.kvm, .unprobed):
             return AcceleratorChoice(accelerator: .kvm, note: nil)
-        case (.kvm, .unavailable(let why)), (.kvm, .broken(let why)):
+        case (.kvm, .unavailable(let why)):
             throw SelftestError(
                 .environment, "--accel kvm was asked for, but KVM cannot run the guest: \(why)",
-                fix: "use --accel auto or --accel tcg")
+                fix: "use --accel tcg, or --accel auto (it falls back to TCG)", domain: .machine,
+                input: "--accel kvm")
+        case (.kvm, .broken(let why)):
+            throw SelftestError(
+                .environment,
+                "--accel kvm was asked for, but KVM failed to run a guest on this host "
+                    + "(the cached KVM probe found: \(why))",
+                fix: "use --accel tcg, or --accel auto (it falls back to TCG)", domain: .machine,
+                input: "--accel kvm")
         case (.auto, .works):
             return AcceleratorChoice(accelerator: .kvm, note: nil)
         case (.auto, .unavailable(let why)), (.auto, .broken(let why)):
@@ -64,15 +74,36 @@ public struct KVMProbe: Sendable {
             return .unavailable("/dev/kvm is missing or not accessible")
         }
         let key = hostKey(runner: runner)
-        let entry = cache.entry("kvm-probe", key + ".json")
-        if let data = FileManager.default.contents(atPath: entry.path),
-            let saved = try? JSONDecoder().decode(KVMState.self, from: data)
-        {
-            return saved
-        }
+        if let saved = saved(key: key) { return saved }
         let result = probe(kernel: kernel)
-        if let data = try? JSONEncoder().encode(result) { try? Cache.write(data, to: entry) }
+        record(result, key: key)
         return result
+    }
+
+    /// What an earlier probe (or run) found out on this host, without
+    /// probing: `.unprobed` when nothing is known yet.
+    public func known(runner: CommandRunning = SystemRunner()) -> KVMState {
+        guard access("/dev/kvm", R_OK | W_OK) == 0 else {
+            return .unavailable("/dev/kvm is missing or not accessible")
+        }
+        return saved(key: hostKey(runner: runner)) ?? .unprobed
+    }
+
+    /// Keeps what a run found out (KVM failed to run its guest), so that
+    /// the next `--accel auto` does not try it again.
+    public func record(_ state: KVMState, runner: CommandRunning = SystemRunner()) {
+        record(state, key: hostKey(runner: runner))
+    }
+
+    private func saved(key: String) -> KVMState? {
+        let entry = cache.entry("kvm-probe", key + ".json")
+        guard let data = FileManager.default.contents(atPath: entry.path) else { return nil }
+        return try? JSONDecoder().decode(KVMState.self, from: data)
+    }
+
+    private func record(_ state: KVMState, key: String) {
+        let entry = cache.entry("kvm-probe", key + ".json")
+        if let data = try? JSONEncoder().encode(state) { try? Cache.write(data, to: entry) }
     }
 
     func hostKey(runner: CommandRunning) -> String {

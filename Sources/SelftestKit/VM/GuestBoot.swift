@@ -15,6 +15,8 @@ struct GuestBoot {
         /// A test ran past its bound plus grace: the guest is stuck.
         case testTimeout(String, Double)
         case runTimeout(Double)
+        /// KVM could not run the guest: QEMU's stderr line that says so.
+        case acceleratorFailed(String)
     }
 
     struct Bounds {
@@ -42,6 +44,9 @@ struct GuestBoot {
         var testSeconds: Double?
         /// Seconds from the agent's last line to QEMU's exit.
         var teardownSeconds: Double
+        /// Seconds the test still running when the boot ended had run, as
+        /// the host saw it (from its start line to the stop); nil when none.
+        var runningSeconds: Double? = nil
     }
 
     /// Runs the guest; `onProgress` sees the KTAP stream whenever a result arrives.
@@ -83,6 +88,14 @@ struct GuestBoot {
                 end = .exited(status)
                 break
             }
+            // Under KVM, a guest KVM cannot run stops with a line on stderr
+            // and QEMU waits: no boot bound need run out to tell.
+            if configuration.accelerator == .kvm,
+                let failure = QemuExit.kvmInternalError(in: Self.read(stderrPath))
+            {
+                end = .acceleratorFailed(failure)
+                break
+            }
             let now = Date()
             if !document.hasVersionLine, now.timeIntervalSince(started) > bounds.boot {
                 end = .bootTimeout(bounds.boot)
@@ -110,10 +123,14 @@ struct GuestBoot {
         let stopped = Date()
         let stderr = Self.read(stderrPath)
         if case .exited(let status) = end, status != 0, !stderr.isEmpty {
-            throw SelftestError(
-                .infrastructure,
-                "qemu exited with status \(status): \(stderr.split(separator: "\n").prefix(5).joined(separator: "\n"))"
-            )
+            if configuration.accelerator == .kvm, let failure = QemuExit.kvmFailure(in: stderr) {
+                end = .acceleratorFailed(failure)
+            } else {
+                let head = stderr.split(separator: "\n").prefix(5).joined(separator: "\n")
+                throw SelftestError(
+                    .infrastructure, "qemu \(QemuExit.describe(status)): \(head)",
+                    domain: .machine)
+            }
         }
         let results = Self.read(configuration.resultsFile)
         let console = Self.read(configuration.consoleLog)
@@ -123,7 +140,8 @@ struct GuestBoot {
             console: console,
             bootSeconds: (agentStarted ?? stopping).timeIntervalSince(started),
             testSeconds: agentStarted.map { (agentDone ?? stopping).timeIntervalSince($0) },
-            teardownSeconds: stopped.timeIntervalSince(agentDone ?? stopping))
+            teardownSeconds: stopped.timeIntervalSince(agentDone ?? stopping),
+            runningSeconds: currentTest.map { stopping.timeIntervalSince($0.since) })
     }
 
     /// The KTAP stream: from the results port, or, when the guest has no

@@ -16,9 +16,14 @@ public struct GuestSession {
     /// the guest is stuck (the agent enforces the bound itself first).
     public var grace: Double = 15
     public var runDeadline: Date
+    /// The run's bound in seconds (`--run-timeout`), for the reason a test
+    /// it left no time for did not run.
+    public var runTimeout: Double?
     public var memoryMiB = 1024
     public var cpus = 2
     public var tcgThreading: TCGThreading = .single
+    /// Told QEMU's line when KVM could not run the guest, before the run stops.
+    public var kvmFailed: (String) -> Void = { _ in }
 
     /// What the whole session produced.
     public struct Outcome {
@@ -38,7 +43,15 @@ public struct GuestSession {
         var remaining = tests
         let timeouts = Dictionary(
             tests.map { ($0.name, $0.timeoutSeconds) }, uniquingKeysWith: { a, _ in a })
+        let judge = BootVerdicts(memoryMiB: memoryMiB, runTimeout: runTimeout)
         while !remaining.isEmpty {
+            // The bound is spent: no boot for the tests left, each says why.
+            if Date() >= runDeadline {
+                let records = remaining.map { judge.notRun($0.name) }
+                records.forEach(progress)
+                outcome.records += records
+                break
+            }
             outcome.boots += 1
             let dir = runDirectory.appendingPathComponent("boot-\(outcome.boots)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -73,13 +86,23 @@ public struct GuestSession {
             outcome.phases["tests", default: 0] += result.testSeconds ?? 0
             outcome.phases["teardown", default: 0] += result.teardownSeconds
 
+            if case .acceleratorFailed(let line) = result.end {
+                kvmFailed(line)
+                throw SelftestError(
+                    .environment,
+                    "KVM cannot run the guest; QEMU says: \(line) (\(consolePath).qemu-stderr)",
+                    fix: "use --accel tcg, or --accel auto (it probes KVM and falls back to TCG)",
+                    domain: .machine, input: "--accel kvm")
+            }
             // A boot that dies before the agent starts is retried once: under
             // TCG a boot can crash by chance (seen: an int3 oops in
             // sched_clock_cpu). A kernel that really cannot boot fails twice.
-            if !KTAPParser.parse(result.ktap).hasVersionLine && !retriedBoot {
+            // One the run's bound stopped is not: there is no time left.
+            let boundSpent = if case .runTimeout = result.end { true } else { false }
+            if !KTAPParser.parse(result.ktap).hasVersionLine && !retriedBoot && !boundSpent {
                 retriedBoot = true
                 note(
-                    "the guest did not reach the agent (\(Self.describe(result.end))); "
+                    "the guest did not reach the agent (\(BootVerdicts.describe(result.end))); "
                         + "booting once more (console: \(dir.path)/console.log)")
                 continue
             }
@@ -89,7 +112,7 @@ public struct GuestSession {
                     "the guest has no results port (virtio-console not built in?); reading KTAP from the console"
                 )
             }
-            let verdicts = Self.verdicts(for: remaining, boot: result)
+            let verdicts = judge.verdicts(for: remaining.map(\.name), boot: result)
             outcome.kernelRelease = outcome.kernelRelease ?? verdicts.kernelRelease
             outcome.unattributedSplats += verdicts.unattributed
             // Results already shown live keep their lines; the verdicts only
@@ -102,74 +125,5 @@ public struct GuestSession {
             remaining = next
         }
         return outcome
-    }
-
-    /// Turns one boot's output into records for the tests it decided.
-    static func verdicts(for planned: [TestSpec], boot: GuestBoot.Result)
-        -> (records: [TestRecord], unattributed: [Splat], kernelRelease: String?)
-    {
-        let document = KTAPParser.parse(boot.ktap)
-        let console = ConsoleLog.parse(boot.console)
-        var records = RecordBuilder.records(from: document)
-        let finished = Set(records.map(\.name))
-        let crash = console.splats.first { $0.kind.isCrash }
-
-        if !document.hasVersionLine {
-            // The agent never started: nothing ran, so every test gets the
-            // boot's verdict.
-            let record: (String) -> TestRecord = { name in
-                if let crash {
-                    return TestRecord(
-                        name: name, outcome: .kernelCrash,
-                        message: "the kernel crashed before any test ran: \(crash.title)",
-                        splats: [crash])
-                }
-                return TestRecord(
-                    name: name, outcome: .infraError,
-                    message:
-                        "the guest agent did not start (\(describe(boot.end))); console tail:\n"
-                        + boot.console.split(separator: "\n").suffix(15).joined(separator: "\n"))
-            }
-            return (planned.map { record($0.name) }, [], console.kernelRelease)
-        }
-
-        if let running = document.startedTests.last(where: { !finished.contains($0) }) {
-            records.append(verdictForRunning(running, end: boot.end, crash: crash))
-        }
-        let pinned = RecordBuilder.pin(console.splats, on: records)
-        return (pinned.records, pinned.unattributed, console.kernelRelease)
-    }
-
-    static func verdictForRunning(_ name: String, end: GuestBoot.End, crash: Splat?) -> TestRecord {
-        if let crash {
-            return TestRecord(name: name, outcome: .kernelCrash, message: crash.title)
-        }
-        switch end {
-        case .testTimeout(_, let bound):
-            return TestRecord(
-                name: name, outcome: .timeout,
-                message: "no result within \(Int(bound)) s: the guest stopped responding and the "
-                    + "host watchdog stopped the VM")
-        case .runTimeout(let seconds):
-            return TestRecord(
-                name: name, outcome: .timeout,
-                message: "the whole-run bound ran out after \(Int(seconds)) s during this test")
-        default:
-            return TestRecord(
-                name: name, outcome: .infraError,
-                message:
-                    "the guest stopped during this test (\(describe(end))) with no kernel crash in the console"
-            )
-        }
-    }
-
-    static func describe(_ end: GuestBoot.End) -> String {
-        switch end {
-        case .completed: "the agent finished"
-        case .exited(let status): "QEMU exited with status \(status)"
-        case .bootTimeout(let s): "no output from the agent within \(Int(s)) s of boot"
-        case .testTimeout(let name, let s): "\(name) ran past \(Int(s)) s"
-        case .runTimeout(let s): "the run bound ran out after \(Int(s)) s"
-        }
     }
 }
