@@ -39,7 +39,17 @@ extension Selftests {
             let outcome: RunOutcome
             do {
                 try ReportFiles.check([("--junit", junit), ("--json", json)])
-                outcome = try RunPipeline.forTerminal(options, color: color).evaluate()
+                var pipeline = RunPipeline.forTerminal(options, color: color)
+                let partial = PartialRun(
+                    wrapping: pipeline.observer,
+                    kernel: options.kernel ?? options.tree ?? "the default kernel",
+                    selected: try TestBench.selectTests(filter: options.filter).map(\.name))
+                pipeline.observer = partial
+                let token = InterruptHandler.register { [junit, json] in
+                    Self.writePartialReports(partial, junit: junit, json: json)
+                }
+                defer { InterruptHandler.remove(token) }
+                outcome = try pipeline.evaluate()
             } catch let error as SelftestError where bisectExit {
                 // Anything but a verdict must stop `git bisect run`, not mark a commit.
                 InterruptHandler.reapAll()
@@ -55,6 +65,27 @@ extension Selftests {
             print(TerminalReport.summary(for: report, color: color))
             if bisectExit { throw ExitCode(outcome.bisectExitCode) }
             throw ExitCode(report.exitCode)
+        }
+
+        /// On an interrupt: the reports of what finished, the rest `not-run`.
+        private static func writePartialReports(
+            _ partial: PartialRun, junit: String?, json: String?
+        ) {
+            guard junit != nil || json != nil else { return }
+            let report = partial.report(interruptedBecause: InterruptHandler.cause ?? "interrupted")
+            let failed = ReportFiles.write([
+                ("--junit", junit, { Data(JUnitReport.xml(for: report).utf8) }),
+                ("--json", json, { try JSONReport.data(for: report) }),
+            ])
+            let written = [("--junit", junit), ("--json", json)].filter {
+                $0.1 != nil && !failed.contains($0.0)
+            }
+            if !written.isEmpty {
+                let names = written.map { "\($0.0) \($0.1 ?? "")" }.joined(separator: ", ")
+                FileHandle.standardError.write(
+                    Data(
+                        ("selftests: wrote what finished, the rest not-run: \(names)\n").utf8))
+            }
         }
     }
 }

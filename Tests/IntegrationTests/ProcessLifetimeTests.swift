@@ -49,6 +49,39 @@ extension VirtualMachineSuites {
             #expect(left.isEmpty, "outlived the runner: \(left.map(\.description))")
         }
 
+        /// Ctrl-C once a test has finished: the JUnit and JSON hold it with
+        /// its verdict, and the tests that did not finish as `not-run`.
+        @Test func anInterruptWritesTheReportsOfWhatFinished() throws {
+            let dir = try scratch("partial")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let json = dir.appendingPathComponent("report.json")
+            let junit = dir.appendingPathComponent("report.xml")
+            let out = dir.appendingPathComponent("out")
+            let runner = try ChildProcess.spawn(
+                Command(
+                    CommandLineTests.binary,
+                    [
+                        "run", "--filter", "fixture/pass,fixture/hang_guest", "--json", json.path,
+                        "--junit", junit.path,
+                    ]), stdout: out.path, stderr: dir.appendingPathComponent("err").path)
+            defer { runner.kill() }
+            let deadline = Date().addingTimeInterval(120)
+            while Date() < deadline, runner.poll() == nil,
+                !((try? String(contentsOf: out, encoding: .utf8)) ?? "").contains("fixture/pass")
+            {
+                usleep(50_000)
+            }
+            kill(runner.pid, SIGINT)
+            #expect(runner.wait(timeout: 30) == 130)
+            let report = try JSONDecoder().decode(RunReport.self, from: Data(contentsOf: json))
+            #expect(report.interruption == "SIGINT")
+            #expect(report.records.map(\.name) == ["fixture/pass", "fixture/hang_guest"])
+            #expect(report.records.map(\.outcome) == [.pass, .notRun])
+            let xml = try String(contentsOf: junit, encoding: .utf8)
+            #expect(xml.contains(#"name="hang_guest">"#))
+            #expect(xml.contains(#"type="not-run""#))
+        }
+
         /// Ctrl-C while the kernel's BTF is being extracted (into a scratch
         /// directory under the cache) and programs compiled: the interrupt
         /// exits without unwinding, and still no scratch is left.

@@ -114,6 +114,9 @@ public struct RunReport: Sendable, Codable, Equatable {
     /// What the kernel was: its image digest, and the tree, commit and config
     /// it was built from when this runner built it.
     public var kernelIdentity: KernelIdentity?
+    /// Set when the run was interrupted (SIGINT, …) and this report holds
+    /// what had finished by then: the signal or cause.
+    public var interruption: String?
 
     public init(
         kernel: String, kernelRelease: String? = nil, accelerator: String, startedAt: String,

@@ -241,7 +241,20 @@ public enum InterruptHandler {
         }
     }
 
+    private static let shutdownCause = Mutex<String?>(nil)
+
+    /// What interrupted the runner ("SIGINT", "its output was closed"),
+    /// for the cleanups; nil while it runs.
+    public static var cause: String? { shutdownCause.withLock { $0 } }
+
     private static func shutDown(cause: String) {
+        // A second signal while shutting down changes nothing.
+        let first = shutdownCause.withLock { current in
+            if current != nil { return false }
+            current = cause
+            return true
+        }
+        guard first else { return }
         Children.shared.shutDown()
         let actions = cleanups.withLock { state in
             state.actions.sorted { $0.key > $1.key }.map(\.value)
