@@ -111,7 +111,7 @@ import Testing
             root: FileManager.default.temporaryDirectory.appendingPathComponent(
                 "runs-\(UUID().uuidString)"))
         defer { try? FileManager.default.removeItem(at: cache.root) }
-        for index in 0..<RunDirectories.keep + 5 {
+        for index in 0..<CachePruner.defaultRunsKeep + 5 {
             try cache.directory("runs", String(format: "2020-01-01T0000%02dZ-1", index))
         }
         let held = cache.entry("runs", "2020-01-01T000000Z-1")
@@ -124,7 +124,7 @@ import Testing
         #expect(left.contains(new.lastPathComponent))
         #expect(left.contains(held.lastPathComponent), "a directory in use was pruned")
         #expect(!left.contains("2020-01-01T000001Z-1"))
-        #expect(left.count == RunDirectories.keep + 1, "\(left.sorted())")
+        #expect(left.count == CachePruner.defaultRunsKeep + 1, "\(left.sorted())")
         #expect(new.lastPathComponent.hasSuffix("-\(getpid())-series"))
     }
 }

@@ -43,7 +43,7 @@ public struct GuestImage: Sendable {
     public static func make(
         agent: String, objects: [String: URL], toolchain: Toolchain, cache: Cache,
         digests: FileDigests, runner: CommandRunning = SystemRunner(),
-        note: (String) -> Void = { _ in }
+        pins: ImagePins? = nil, note: (String) -> Void = { _ in }
     ) throws -> GuestImage {
         guard FileManager.default.isExecutableFile(atPath: agent) else {
             throw SelftestError(
@@ -62,6 +62,9 @@ public struct GuestImage: Sendable {
             hasher.update(try digests.digest(of: url.path))
         }
         let base = cache.entry("images", hasher.finalize() + ".cpio")
+        // Held before the lookup: a prune never takes it from under this run.
+        let pin = ImagePin.pin(base)
+        pins?.keep(pin)
         if Cache.intact(base, digests: digests, note: note) {
             return GuestImage(base: base, cached: true)
         }

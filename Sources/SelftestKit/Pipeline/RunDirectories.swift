@@ -3,10 +3,9 @@ import Synchronization
 
 /// Per-run artifact directories under `<cache>/runs`: console logs, KTAP,
 /// build logs. A run of many kernels (a series, a bisect) keeps everything in
-/// one directory. The newest `keep` are kept; one still in use by a live
-/// run (its lock held) is never pruned, however old.
+/// one directory. The newest `CachePruner.defaultRunsKeep` are kept; one
+/// still in use by a live run (its lock held) is never pruned, however old.
 public enum RunDirectories {
-    static let keep = 20
     /// Lock descriptors of this process's directories, held until it exits.
     private static let held = Mutex<[Int32]>([])
 
@@ -15,33 +14,23 @@ public enum RunDirectories {
         let stamp = ISO8601DateFormatter().string(from: Date())
             .replacingOccurrences(of: ":", with: "")
         let name = "\(stamp)-\(getpid())" + (kind.map { "-\($0)" } ?? "")
-        let dir = try cache.directory("runs", name)
-        let fd = open(dir.appendingPathComponent(".lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        // Made and locked under a hidden name, then renamed: a prune at the
+        // same time never sees it unlocked.
+        let staging = try cache.directory("runs", ".new-\(name)")
+        let fd = open(
+            staging.appendingPathComponent(".lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         if fd >= 0 {
             flock(fd, LOCK_SH)
             held.withLock { $0.append(fd) }
         }
-        prune(cache.entry("runs"), keeping: name)
-        return dir
-    }
-
-    /// Removes all but the newest `keep` directories, skipping any that a
-    /// live run holds.
-    static func prune(_ runs: URL, keeping current: String) {
-        let all = ((try? FileManager.default.contentsOfDirectory(atPath: runs.path)) ?? [])
-            .filter { !$0.hasPrefix(".") && $0 != current }
-        for old in all.sorted().dropLast(keep - 1) {
-            let dir = runs.appendingPathComponent(old)
-            if isInUse(dir) { continue }
-            try? FileManager.default.removeItem(at: dir)
+        let dir = cache.entry("runs", name)
+        if rename(staging.path, dir.path) != 0 {
+            throw SelftestError(
+                .infrastructure, .cache,
+                "cannot create the run directory \(dir.path): \(String(cString: strerror(errno)))")
         }
-    }
-
-    /// Whether another live process holds `dir`'s lock.
-    static func isInUse(_ dir: URL) -> Bool {
-        let fd = open(dir.appendingPathComponent(".lock").path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        return flock(fd, LOCK_EX | LOCK_NB) != 0
+        _ = CachePruner(cache: cache).pruneRuns(
+            max: nil, keep: CachePruner.defaultRunsKeep, sparing: name)
+        return dir
     }
 }

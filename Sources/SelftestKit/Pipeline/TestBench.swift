@@ -15,6 +15,8 @@ public final class TestBench: Sendable {
     public let tests: [TestSpec]
     public let cache: Cache
     public let digests: FileDigests
+    /// The bound `images/` is pruned to after each kernel; nil: not pruned.
+    public let imagesMax: Int64?
     let toolchain: Toolchain
     /// Decided at the first boot (the KVM probe needs a kernel), then kept.
     private let accelerator = Mutex<AcceleratorChoice?>(nil)
@@ -36,6 +38,7 @@ public final class TestBench: Sendable {
         // What a runner killed with SIGKILL left; an interrupted one cleans up itself.
         Scratch.sweep(cache.entry("tmp"))
         self.digests = FileDigests(store: cache.entry("digests.json"))
+        self.imagesMax = try CachePruner.automaticImagesMax()
         self.toolchain = try Toolchain.discover()
     }
 
@@ -106,11 +109,18 @@ public final class TestBench: Sendable {
         in directory: URL
     ) throws -> RunReport {
         defer { digests.save() }
+        // The images this kernel boots stay until its boots end; then the
+        // least recently used beyond the bound go (only `images/` is read).
+        let pins = ImagePins()
+        defer {
+            pins.release()
+            pruneImages()
+        }
         let tests = tests ?? self.tests
         let clock = PhaseClock()
         observer.note("kernel \(kernel.image.release ?? "?") (\(kernel.image.path))")
         let probe = startProbe(kernel: kernel)
-        let testProgs = try prepareTestProgs(kernel: kernel, choice: testProgs)
+        let testProgs = try prepareTestProgs(kernel: kernel, choice: testProgs, pins: pins)
         if options.testProgs != nil { clock.end("test-progs-build") }
 
         let header = try VmlinuxHeader.make(
@@ -142,7 +152,7 @@ public final class TestBench: Sendable {
 
         var image = try GuestImage.make(
             agent: options.agent ?? RunPipeline.defaultAgent, objects: objects,
-            toolchain: toolchain, cache: cache, digests: digests, note: observer.note)
+            toolchain: toolchain, cache: cache, digests: digests, pins: pins, note: observer.note)
         image.extras = testProgs.payload.map { [$0] } ?? []
         clock.end("image")
 
@@ -197,6 +207,18 @@ public final class TestBench: Sendable {
         }
         for (phase, seconds) in clock.phases { report.phases[phase] = seconds }
         return report
+    }
+
+    /// Prunes `images/` to `imagesMax`, saying what went.
+    func pruneImages() {
+        guard let imagesMax else { return }
+        let result = CachePruner(cache: cache).pruneImages(max: imagesMax)
+        let images = result.removed.filter { !$0.name.hasPrefix(".tmp-") }.count
+        guard !result.removed.isEmpty else { return }
+        observer.note(
+            "cache: removed \(images) least recently used image(s), "
+                + "\(ByteSize.format(result.freed)) freed, to keep images/ under "
+                + "\(ByteSize.format(imagesMax)) (\(CachePruner.imagesMaxVariable))")
     }
 
     /// The KVM probe boots a guest for seconds; it overlaps compiling. Nil

@@ -25,8 +25,9 @@ extension TestBench {
     /// entries. The tree is the kernel's own when it was built from one, else
     /// the default source (Debian's 6.12, which the default kernel matches).
     /// `choice` may limit the entries to some names (a re-run).
-    func prepareTestProgs(kernel: KernelUnderTest, choice: TestProgsChoice) throws -> TestProgsPlan
-    {
+    func prepareTestProgs(
+        kernel: KernelUnderTest, choice: TestProgsChoice, pins: ImagePins? = nil
+    ) throws -> TestProgsPlan {
         guard let selectionText = options.testProgs else { return TestProgsPlan() }
         if case .only(let names) = choice, names.isEmpty { return TestProgsPlan() }
         let deny = try options.testProgsDeny.map(TestProgsSelection.denyList(at:)) ?? []
@@ -77,7 +78,7 @@ extension TestBench {
         plan.payload = try TestProgsPayload.make(
             product: product, tests: runnable.map(\.test), deny: deny,
             kernelConfig: kernel.image.configFile, release: kernel.image.release,
-            cache: cache, digests: digests, note: observer.note)
+            cache: cache, digests: digests, pins: pins, note: observer.note)
         if kernel.image.configFile == nil {
             observer.note(
                 "test_progs: no config file found for \(kernel.image.path); programs with "

@@ -65,7 +65,8 @@ public struct TestProgsPayload {
     public static func make(
         product: TestProgsProduct, tests: [String], deny: [String], kernelConfig: String?,
         release: String?, cache: Cache, digests: FileDigests,
-        runner: CommandRunning = SystemRunner(), note: (String) -> Void = { _ in }
+        runner: CommandRunning = SystemRunner(), pins: ImagePins? = nil,
+        note: (String) -> Void = { _ in }
     ) throws -> URL {
         let binary = product.output.appendingPathComponent("test_progs").path
         let stripped = try strip(binary, cache: cache, digests: digests, runner: runner)
@@ -88,6 +89,9 @@ public struct TestProgsPayload {
             hasher.update(try digests.digest(of: path))
         }
         let archive = cache.entry("images", "test-progs-" + hasher.finalize() + ".cpio")
+        // Held before the lookup: a prune never takes it from under this run.
+        let pin = ImagePin.pin(archive)
+        pins?.keep(pin)
         if Cache.intact(archive, digests: digests, note: note) { return archive }
 
         var cpio = CPIOWriter()
