@@ -72,12 +72,14 @@ public struct CacheUsage: Codable, Equatable, Sendable {
     public var text: String {
         var lines = ["cache \(root)"]
         let width = Swift.max(12, areas.map(\.name.count).max() ?? 0)
+        let heading = "area".padding(toLength: width, withPad: " ", startingAt: 0)
+        lines.append("  \(heading)      size  entries  what for")
         for area in areas {
             let name = area.name.padding(toLength: width, withPad: " ", startingAt: 0)
             let size = ByteSize.format(area.bytes)
             let padded = String(repeating: " ", count: Swift.max(0, 9 - size.count)) + size
             let count = String(area.entries)
-            let entries = String(repeating: " ", count: Swift.max(0, 5 - count.count)) + count
+            let entries = String(repeating: " ", count: Swift.max(0, 8 - count.count)) + count
             lines.append("  \(name) \(padded) \(entries)  \(area.purpose)")
         }
         let name = "total".padding(toLength: width, withPad: " ", startingAt: 0)
