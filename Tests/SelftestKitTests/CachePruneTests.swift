@@ -90,6 +90,25 @@ struct CacheFixture: ~Copyable {
         #expect(Cache.exists(ImagePin.marker(url)))
     }
 
+    /// A run that pins while a prune is removing the image waits for it,
+    /// then holds a marker of its own, not the unlinked one.
+    @Test func aPinTakenDuringARemovalHoldsTheNewMarker() async throws {
+        let fixture = CacheFixture()
+        try fixture.image("raced.cpio", age: 100)
+        let url = fixture.cache.entry("images", "raced.cpio")
+        let marker = ImagePin.marker(url).path
+        let pruning = open(marker, O_RDWR)
+        #expect(flock(pruning, LOCK_EX) == 0)
+        let pinned = Task.detached { ImagePin.pin(url) }
+        try await Task.sleep(for: .milliseconds(200))
+        unlink(url.path)
+        unlink(marker)
+        close(pruning)
+        let pin = try #require(await pinned.value)
+        #expect(ImagePin.sameFile(pin.descriptor, marker))
+        #expect(CachePruner(cache: fixture.cache).pruneImages(max: 0).removed.isEmpty)
+    }
+
     /// A dry run reports what a real one would remove and removes nothing.
     @Test func aDryRunRemovesNothing() throws {
         let fixture = CacheFixture()
