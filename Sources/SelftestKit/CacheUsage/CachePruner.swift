@@ -63,6 +63,8 @@ public struct CachePruner: Sendable {
         var name: String
         var lastUse: Date
         var bytes: Int64
+        /// The marker's mtime when listed; nil if it had none.
+        var marked: Date?
     }
 
     /// The images, least recently used first. Only `images/` is read.
@@ -87,7 +89,8 @@ public struct CachePruner: Sendable {
                 Self.modified(files[2]) ?? files.compactMap(Self.modified).max() ?? .distantPast
             return ImageEntry(
                 name: name, lastUse: lastUse,
-                bytes: files.reduce(0) { $0 + usage.allocated($1) })
+                bytes: files.reduce(0) { $0 + usage.allocated($1) },
+                marked: Self.modified(files[2]))
         }.sorted { ($0.lastUse, $0.name) < ($1.lastUse, $1.name) }
     }
 
@@ -103,16 +106,21 @@ public struct CachePruner: Sendable {
         var total = entries.reduce(0) { $0 + $1.bytes }
         for entry in entries where total > max {
             let marker = cache.entry("images", ".\(entry.name).used")
-            let removed = withExclusiveLock(marker, create: !dryRun) {
+            // Used since it was listed (a run pinned it and let go): no
+            // longer the least recently used.
+            let unused = { Self.modified(marker.path) == entry.marked }
+            guard unused() else { continue }
+            let outcome = withExclusiveLock(marker, create: !dryRun, unchanged: unused) {
                 for file in [entry.name, ".\(entry.name).digest", ".\(entry.name).used"] {
                     unlink(cache.entry("images", file).path)
                 }
             }
-            if removed {
+            switch outcome {
+            case .removed:
                 result.removed.append(removal("images", entry.name, entry.bytes, entry.lastUse))
                 total -= entry.bytes
-            } else {
-                result.inUse.append("images/\(entry.name)")
+            case .held: result.inUse.append("images/\(entry.name)")
+            case .changed: continue
             }
         }
         return result
@@ -142,10 +150,10 @@ public struct CachePruner: Sendable {
             let dir = runs.appendingPathComponent(name)
             let bytes = sizes[name] ?? usage.allocated(dir.path)
             let lastUse = Self.modified(dir.path) ?? .distantPast
-            let removed = withExclusiveLock(dir.appendingPathComponent(".lock"), create: false) {
+            let outcome = withExclusiveLock(dir.appendingPathComponent(".lock"), create: false) {
                 try? FileManager.default.removeItem(at: dir)
             }
-            if removed {
+            if outcome == .removed {
                 result.removed.append(removal("runs", name, bytes, lastUse))
                 total -= bytes
                 count -= 1
@@ -175,24 +183,36 @@ public struct CachePruner: Sendable {
         return removed
     }
 
-    /// Runs `remove` holding `lock` exclusively; false, and nothing done,
-    /// if a live run holds it. A dry run only asks whether it is held. A
-    /// missing lock file is created when `create` (an image's marker: a
-    /// run pins it by name) and otherwise means nobody holds it.
-    private func withExclusiveLock(_ lock: URL, create: Bool, _ remove: () -> Void) -> Bool {
-        let fd = open(lock.path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0o644)
-        guard fd >= 0 else {
-            guard errno == ENOENT else { return false }
-            if !dryRun { remove() }
-            return true
+    enum LockedRemoval { case removed, held, changed }
+
+    /// Runs `remove` holding `lock` exclusively, if `unchanged` still holds
+    /// then; `.held`, and nothing done, if a live run holds it. A dry run
+    /// only asks. A missing lock file is created when `create` (an image's
+    /// marker: a run pins it by name) and otherwise means nobody holds it.
+    private func withExclusiveLock(
+        _ lock: URL, create: Bool, unchanged: () -> Bool = { true }, _ remove: () -> Void
+    ) -> LockedRemoval {
+        var fd = open(lock.path, O_RDWR | O_CLOEXEC)
+        var madeHere = false
+        if fd < 0 && errno == ENOENT {
+            guard create else {
+                if !dryRun { remove() }
+                return .removed
+            }
+            // Made here, exclusively: one a run made meanwhile is a use.
+            fd = open(lock.path, O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0o644)
+            if fd < 0 { return errno == EEXIST ? .changed : .held }
+            madeHere = true
         }
+        guard fd >= 0 else { return .held }
         defer { close(fd) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return false }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return .held }
         // Unlinked and made again by a run while this one opened it: that
         // run's marker, not ours to judge.
-        guard ImagePin.sameFile(fd, lock.path) else { return false }
+        guard ImagePin.sameFile(fd, lock.path) else { return .held }
+        guard madeHere || unchanged() else { return .changed }
         if !dryRun { remove() }
-        return true
+        return .removed
     }
 
     private func removal(_ area: String, _ name: String, _ bytes: Int64, _ lastUse: Date)
