@@ -42,7 +42,8 @@ extension Selftests.CacheCommand {
                     input: location.cacheDir.map { "--cache-dir \($0)" } ?? cache.root.path,
                     fix: "run selftests once to fill it, or pass the --cache-dir it used")
             }
-            let usage = CacheUsage.measure(cache)
+            let usage = CacheUsage.measure(
+                cache, imagesMax: try CachePruner.automaticImagesMax())
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

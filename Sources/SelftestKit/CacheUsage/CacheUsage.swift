@@ -32,7 +32,7 @@ public struct CacheUsage: Codable, Equatable, Sendable {
         ("test-progs", "the trees' own test_progs builds"),
         ("btf", "vmlinux.h per kernel"),
         ("progs", "compiled BPF programs, per source, headers and clang"),
-        ("images", "guest initramfs images and test_progs payloads (pruned, LRU)"),
+        ("images", "guest initramfs images and test_progs payloads"),
         ("runs", "per-run console logs, KTAP and initrd copies (newest kept)"),
         ("tmp", "scratch of running builds (a killed run's is swept)"),
         ("kvm-probe", "whether KVM runs a guest, per QEMU and kernel"),
@@ -40,13 +40,18 @@ public struct CacheUsage: Codable, Equatable, Sendable {
     ]
 
     /// Measures every area of the cache at `cache` (a full walk: seconds
-    /// for a cache that holds kernel trees).
-    public static func measure(_ cache: Cache) -> CacheUsage {
+    /// for a cache that holds kernel trees). `imagesMax` is the bound runs
+    /// prune `images/` to, shown beside it.
+    public static func measure(_ cache: Cache, imagesMax: Int64? = nil) -> CacheUsage {
         let root = cache.root.path
         let present = Set(DiskUsage.names(in: root))
         let usage = DiskUsage()
         var areas: [Area] = []
         for (name, purpose) in purposes where present.contains(name) {
+            var purpose = purpose
+            if name == "images" {
+                purpose += imagesMax.map { " (LRU, pruned to \(ByteSize.format($0)))" } ?? ""
+            }
             areas.append(area(name, purpose, root: root, usage: usage))
         }
         let known = Set(purposes.map(\.name))
