@@ -12,6 +12,14 @@ extension Selftests {
 
         @OptionGroup(title: "Tests") var tests: TestOptions
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Run only share K of N of the selected tests (1 ≤ K ≤ N).",
+                discussion: "Stable and balanced: N runners with --shard 1/N … N/N run the "
+                    + "selection once between them; `selftests merge` joins their --json."))
+        var shard: String?
+
         @Option(name: .long, help: "Write a JUnit XML report here.")
         var junit: String?
 
@@ -35,6 +43,7 @@ extension Selftests {
             kernel.apply(to: &options)
             machine.apply(to: &options)
             tests.apply(to: &options)
+            options.shard = try shard.map { try Shard(parsing: $0) }
             let color = machine.color
             let outcome: RunOutcome
             do {
@@ -43,7 +52,10 @@ extension Selftests {
                 let partial = PartialRun(
                     wrapping: pipeline.observer,
                     kernel: options.kernel ?? options.tree ?? "the default kernel",
-                    selected: try TestBench.selectTests(filter: options.filter).map(\.name))
+                    selected: try TestBench.selectTests(
+                        filter: options.filter, shard: options.shard
+                    )
+                    .map(\.name))
                 pipeline.observer = partial
                 let token = InterruptHandler.register { [junit, json] in
                     Self.writePartialReports(partial, junit: junit, json: json)

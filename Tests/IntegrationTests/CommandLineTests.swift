@@ -233,6 +233,45 @@ extension VirtualMachineSuites {
             #expect(report.records.map(\.outcome) == [.pass, .fail])
         }
 
+        /// Two runners, `--shard 1/2` and `2/2`, then `merge`: the merged
+        /// report is the selection once, in order, with each verdict, and
+        /// its exit code is the whole run's.
+        @Test func twoShardsMergeIntoTheWholeRun() throws {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "cli-shards-\(UUID())")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let filter = "fixture/pass,fixture/fail,fixture/skip"
+            var paths: [String] = []
+            for k in 1...2 {
+                let json = dir.appendingPathComponent("shard-\(k).json").path
+                let result = try selftests([
+                    "run", "--filter", filter, "--shard", "\(k)/2", "--json", json,
+                ])
+                #expect(result.status == (k == 2 ? 1 : 0), "shard \(k): \(result.stderrText)")
+                paths.append(json)
+            }
+            let first = try JSONReport.report(
+                from: Data(contentsOf: URL(fileURLWithPath: paths[0])))
+            #expect(first.records.map(\.name) == ["fixture/pass", "fixture/skip"])
+            let merged = dir.appendingPathComponent("merged.json").path
+            let junit = dir.appendingPathComponent("merged.xml").path
+            let markdown = dir.appendingPathComponent("summary.md").path
+            let result = try selftests(
+                ["merge"] + paths.reversed()
+                    + ["--json", merged, "--junit", junit, "--markdown", markdown])
+            #expect(result.status == 1, "\(result.stderrText)")
+            let report = try JSONReport.report(from: Data(contentsOf: URL(fileURLWithPath: merged)))
+            #expect(report.records.map(\.name) == ["fixture/pass", "fixture/fail", "fixture/skip"])
+            #expect(report.records.map(\.outcome) == [.pass, .fail, .skip])
+            #expect(try String(contentsOfFile: junit, encoding: .utf8).contains("<failure"))
+            #expect(try String(contentsOfFile: markdown, encoding: .utf8).contains("did not pass"))
+            // One shard alone is not the whole run.
+            let alone = try selftests(["merge", paths[0]])
+            #expect(alone.status == 2)
+            #expect(alone.stderrText.contains("shard 2/2 is missing"))
+        }
+
         @Test func ctrlCStopsTheRunAndLeavesNoQEMU() throws {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "cli-int-\(UUID())")

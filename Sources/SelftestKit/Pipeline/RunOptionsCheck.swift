@@ -47,6 +47,13 @@ extension RunOptions {
                     + "(2048 for memory --large)",
                 domain: .machine, input: "--memory \(memoryMiB)")
         }
+        if let shard, testProgs != nil {
+            throw SelftestError(
+                .usage, .options,
+                "--shard splits the catalog's tests; it cannot split --test-progs",
+                input: "--shard \(shard)",
+                fix: "run --test-progs on one runner of its own, without --shard")
+        }
         if let vmlinux, kernel == nil, tree == nil {
             throw SelftestError(
                 .usage, "--vmlinux goes with --kernel: it is that image's vmlinux",

@@ -29,6 +29,8 @@ public struct RunOptions: Sendable {
     public var testProgs: String?
     /// A deny list for them, in test_progs' `@file` format.
     public var testProgsDeny: String?
+    /// This runner's share of the selected tests (`--shard K/N`).
+    public var shard: Shard?
 
     public init() {}
 }

@@ -11,8 +11,11 @@ public final class TestBench: Sendable {
     public let observer: RunObserver
     /// Where a tree's build shows its progress.
     public let buildObserver: any KernelBuildObserver
-    /// The selected tests, with `--test-timeout` applied.
+    /// The selected tests (this shard's share of them), with
+    /// `--test-timeout` applied.
     public let tests: [TestSpec]
+    /// For `--shard K/N`: the share and the whole selection, for the report.
+    public let shard: ShardRecord?
     public let cache: Cache
     public let digests: FileDigests
     /// The bound `images/` is pruned to after each kernel; nil: not pruned.
@@ -28,11 +31,15 @@ public final class TestBench: Sendable {
         self.options = options
         self.observer = observer
         self.buildObserver = buildObserver ?? NoteBuildObserver(observer: observer)
-        self.tests = try Self.selectTests(filter: options.filter).map { spec in
+        let selection = try Self.selectTests(filter: options.filter).map { spec in
             var spec = spec
             if let timeout = options.testTimeout { spec.timeoutSeconds = timeout }
             return spec
         }
+        self.shard = options.shard.map {
+            ShardRecord(shard: $0, selection: selection.map(\.name))
+        }
+        self.tests = options.shard?.select(selection) ?? selection
         self.cache = Cache(root: options.cacheDirectory ?? Cache.defaultRoot())
         try cache.checkWritable(input: Cache.input(cacheDirectory: options.cacheDirectory))
         // What a runner killed with SIGKILL left; an interrupted one cleans up itself.
@@ -40,6 +47,12 @@ public final class TestBench: Sendable {
         self.digests = FileDigests(store: cache.entry("digests.json"))
         self.imagesMax = try CachePruner.automaticImagesMax()
         self.toolchain = try Toolchain.discover()
+    }
+
+    /// The tests a run with this filter and shard runs, in order.
+    public static func selectTests(filter: String?, shard: Shard?) throws -> [TestSpec] {
+        let selection = try selectTests(filter: filter)
+        return shard?.select(selection) ?? selection
     }
 
     /// The tests `filter` selects. Every glob in it must select something,
@@ -180,6 +193,7 @@ public final class TestBench: Sendable {
             startedAt: ISO8601DateFormatter().string(from: clock.started),
             artifactsDirectory: directory.path)
         report.kernelIdentity = kernel.identity
+        report.shard = shard
         if !toRun.isEmpty {
             var session = GuestSession(
                 toolchain: toolchain, kernel: kernel.image, image: image,

@@ -117,6 +117,8 @@ public struct RunReport: Sendable, Codable, Equatable {
     /// Set when the run was interrupted (SIGINT, …) and this report holds
     /// what had finished by then: the signal or cause.
     public var interruption: String?
+    /// Set for a `--shard K/N` run: its share and the whole selection.
+    public var shard: ShardRecord?
 
     public init(
         kernel: String, kernelRelease: String? = nil, accelerator: String, startedAt: String,
