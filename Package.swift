@@ -10,7 +10,9 @@ let package = Package(
         .library(name: "SelftestKit", targets: ["SelftestKit"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Tests only: reads the example CI files as a CI system would.
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // The `selftests` command: argument parsing only. It depends on the guest
@@ -37,7 +39,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SelftestKitTests",
-            dependencies: ["SelftestKit", "SelftestCatalog", "SelftestGuestKit"],
+            dependencies: [
+                "SelftestKit", "SelftestCatalog", "SelftestGuestKit",
+                .product(name: "Yams", package: "Yams"),
+            ],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
