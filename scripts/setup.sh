@@ -35,6 +35,9 @@ fi
 # (only the tarball; `selftests kernel source` unpacks it into the cache on first
 # use, which keeps this script quick).
 packages+=(gcc make flex bison bc libssl-dev libelf-dev cpio python3 git linux-source-6.12)
+# KernelCI's KCIDB schema validator (kcidb-io, PyPI) for the --kcidb tests,
+# in a virtual environment under the cache.
+packages+=(python3-venv)
 # The tree's own test_progs (`--test-progs`): clang-19/llvm-19, the newest
 # bookworm has (the BPF selftests follow upstream LLVM closely), rsync for the
 # scratch copy it builds in, objcopy for the BTF, and the libraries
@@ -53,6 +56,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
         "${missing[@]}" >"$log" 2>&1 || fail "apt-get install ${missing[*]} failed"
+fi
+
+venv="$cache/venv"
+if ! "$venv/bin/python" -c 'import kcidb_io' 2>/dev/null; then
+    say "installing kcidb-io (PyPI) into $venv"
+    rm -rf "$venv"
+    /usr/bin/python3 -m venv "$venv" >"$log" 2>&1 || fail "python3 -m venv $venv failed"
+    "$venv/bin/pip" install -q kcidb-io >"$log" 2>&1 || fail "pip install kcidb-io failed"
 fi
 
 # The default kernel: the newest linux-image-6.12.*-cloud-amd64-unsigned,

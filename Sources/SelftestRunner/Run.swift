@@ -26,6 +26,13 @@ extension Selftests {
         @Option(name: .long, help: "Write a JSON report here.")
         var json: String?
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Write the results as KernelCI KCIDB I/O JSON (schema 5.3) here.",
+                discussion: "For `kcidb-submit`: a checkout, a build and a test per result."))
+        var kcidb: String?
+
         @Flag(
             name: .long,
             help: ArgumentHelp(
@@ -47,7 +54,7 @@ extension Selftests {
             let color = machine.color
             let outcome: RunOutcome
             do {
-                try ReportFiles.check([("--junit", junit), ("--json", json)])
+                try ReportFiles.check([("--junit", junit), ("--json", json), ("--kcidb", kcidb)])
                 var pipeline = RunPipeline.forTerminal(options, color: color)
                 let partial = PartialRun(
                     wrapping: pipeline.observer,
@@ -73,6 +80,7 @@ extension Selftests {
             ReportFiles.write([
                 ("--junit", junit, { Data(JUnitReport.xml(for: report).utf8) }),
                 ("--json", json, { try JSONReport.data(for: report) }),
+                ("--kcidb", kcidb, { try KCIDBReport.data(for: report) }),
             ])
             print(TerminalReport.summary(for: report, color: color))
             if bisectExit { throw ExitCode(outcome.bisectExitCode) }

@@ -221,8 +221,10 @@ extension VirtualMachineSuites {
             defer { try? FileManager.default.removeItem(at: dir) }
             let junit = dir.appendingPathComponent("out.xml").path
             let json = dir.appendingPathComponent("out.json").path
+            let kcidb = dir.appendingPathComponent("kcidb.json").path
             let result = try selftests([
                 "run", "--filter", "fixture/fail,fixture/pass", "--junit", junit, "--json", json,
+                "--kcidb", kcidb,
             ])
             #expect(result.status == 1)
             #expect(result.stdoutText.contains("1 passed, 1 failed"))
@@ -231,6 +233,19 @@ extension VirtualMachineSuites {
             let report = try JSONDecoder().decode(
                 RunReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
             #expect(report.records.map(\.outcome) == [.pass, .fail])
+            // KernelCI's own validator takes the real run's KCIDB data.
+            let check = try SystemRunner().run(
+                Command(
+                    Cache.defaultRoot().appendingPathComponent("venv/bin/python").path,
+                    [
+                        "-c",
+                        "import json, sys, kcidb_io; "
+                            + "kcidb_io.schema.LATEST.validate_exactly(json.load(open(sys.argv[1])))",
+                        kcidb,
+                    ]))
+            #expect(check.status == 0, "\(check.stderrText)")
+            let kcidbText = try String(contentsOfFile: kcidb, encoding: .utf8)
+            #expect(kcidbText.contains(#""path" : "bpf.fixture.fail""#))
         }
 
         /// Two runners, `--shard 1/2` and `2/2`, then `merge`: the merged

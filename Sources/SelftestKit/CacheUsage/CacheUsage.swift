@@ -37,6 +37,7 @@ public struct CacheUsage: Codable, Equatable, Sendable {
         ("tmp", "scratch of running builds (a killed run's is swept)"),
         ("kvm-probe", "whether KVM runs a guest, per QEMU and kernel"),
         ("digests.json", "file digests remembered by path, size and mtime"),
+        ("venv", "kcidb-io, KernelCI's schema validator, for the tests (setup.sh)"),
     ]
 
     /// Measures every area of the cache at `cache` (a full walk: seconds
