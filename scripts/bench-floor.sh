@@ -28,7 +28,10 @@ floor_build "$out"
 # The warm-up fills every cache and records the QEMU line the runner uses.
 "$SELFTESTS" run --filter "$test" "$@" >/dev/null 2>&1 || true
 floor_argv "$(floor_latest_argv "$cache")" "$out/floor.cpio" "$out" > "$out/floor.argv"
-image="$(ls -t "$cache"/images/*.cpio 2>/dev/null | head -1 || true)"
+# The image the run booted: the one whose use marker it touched last.
+image="$(ls -t "$cache"/images/.*.cpio.used 2>/dev/null | head -1 || true)"
+image="${image%.used}"
+[ -n "$image" ] && image="$(dirname "$image")/$(basename "$image" | sed 's/^\.//')"
 
 for i in $(seq 1 "$pairs"); do
     floor_boot "$out/floor.argv" >> "$out/a"
@@ -51,7 +54,7 @@ for name, v in [("A floor", a), ("B run", b), ("ratio B/A (per pair)", ratios)]:
     print(f"{name:<22} {statistics.median(v):9.3f} {min(v):8.3f} {max(v):8.3f}")
 print(f"floor initramfs {floor / 1e6:.1f} MB", end="")
 if image:
-    print(f"; newest cached image {os.path.getsize(image) / 1e6:.1f} MB ({os.path.basename(image)})")
+    print(f"; the run's image {os.path.getsize(image) / 1e6:.1f} MB ({os.path.basename(image)})")
 else:
     print()
 PY
