@@ -53,6 +53,11 @@ struct GuestBoot {
     func run(onProgress: (KTAPDocument) -> Void) throws -> Result {
         let stderrPath = configuration.consoleLog + ".qemu-stderr"
         FileManager.default.createFile(atPath: configuration.resultsFile, contents: nil)
+        // The exact argv, NUL-separated, beside the console: a benchmark boots
+        // its floor image with the very same line (scripts/bench-floor.sh).
+        let argv = ([qemu] + configuration.arguments).map { $0 + "\u{0}" }.joined()
+        FileManager.default.createFile(
+            atPath: configuration.consoleLog + ".qemu-argv", contents: Data(argv.utf8))
         let child = try ChildProcess.spawn(
             Command(qemu, configuration.arguments), stderr: stderrPath)
         defer { child.kill() }

@@ -63,7 +63,12 @@ public struct QemuConfiguration: Sendable, Equatable {
         var args: [String]
         switch accelerator {
         case .kvm: args = ["-accel", "kvm", "-cpu", "host"]
-        case .tcg: args = ["-accel", "tcg,thread=\(tcgThreading.rawValue)"]
+        case .tcg:
+            // QEMU's default model plus RDRAND: the kernel then seeds its
+            // CRNG at boot (random.trust_cpu). Without it the agent's first
+            // getrandom (the Swift runtime's hashing seed) blocked until
+            // jitter entropy was gathered, 2.5-3 s of every TCG boot.
+            args = ["-accel", "tcg,thread=\(tcgThreading.rawValue)", "-cpu", "qemu64,+rdrand"]
         }
         args += [
             "-m", "\(memoryMiB)", "-smp", "\(cpus)",
