@@ -102,8 +102,24 @@ public final class ChildProcess: Sendable {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setflags(
+            &attributes,
+            Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         posix_spawnattr_setpgroup(&attributes, 0)
+        // A child inherits the spawning thread's signal mask (a Dispatch
+        // worker blocks most signals) and every ignored signal (the
+        // interrupt handler ignores SIGINT, SIGTERM and SIGHUP to take them
+        // as events). Then a SIGTERM meant to let make delete its
+        // half-written targets, or to stop QEMU, did nothing until the
+        // SIGKILL came. Children start with nothing blocked and the
+        // default action for the signals the runner sends or handles.
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        posix_spawnattr_setsigmask(&attributes, &unblocked)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
 
         var env = ProcessInfo.processInfo.environment
         env.merge(command.environment) { _, new in new }
