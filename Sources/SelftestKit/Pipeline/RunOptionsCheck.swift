@@ -47,6 +47,13 @@ extension RunOptions {
                     + "(2048 for memory --large)",
                 domain: .machine, input: "--memory \(memoryMiB)")
         }
+        if let jobs, jobs < 1 {
+            throw SelftestError(
+                .usage, "--jobs \(jobs): a run boots at least one guest",
+                fix: "give --jobs 1 or more, or leave it out: as many guests as this host's "
+                    + "\(host.cpus) cores keep busy",
+                domain: .machine, input: "--jobs \(jobs)")
+        }
         if let vmlinux, kernel == nil, tree == nil {
             throw SelftestError(
                 .usage, "--vmlinux goes with --kernel: it is that image's vmlinux",
