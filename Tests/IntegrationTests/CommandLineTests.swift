@@ -54,6 +54,7 @@ extension VirtualMachineSuites {
                 (["--accel", "warp"], "warp"),
                 (["--memory", "12"], "--memory must be at least 256"),
                 (["--cpus", "0"], "--cpus must be at least 1"),
+                (["--jobs", "0"], "--jobs must be at least 1"),
                 (["--boot-timeout", "0"], "timeouts must be positive"),
                 (["--tree", "/src/linux", "--kernel", "/boot/vmlinuz"], "cannot go with --kernel"),
                 (["--config", "debug"], "--config applies to a kernel built with --tree"),

@@ -144,3 +144,22 @@ import Testing
         #expect(merged.kernelRelease == "6.12")
     }
 }
+
+/// An interrupted run's report with several guests, which finish tests out
+/// of the selection's order: the selection's order still, not-run between.
+@Suite struct PartialRunOrderTests {
+    struct Silent: RunObserver {
+        func note(_ text: String) {}
+        func finished(_ record: TestRecord) {}
+    }
+
+    @Test func finishedOutOfOrderIsReportedInTheSelectionsOrder() {
+        let partial = PartialRun(wrapping: Silent(), kernel: "k", selected: ["t/1", "t/2", "t/3"])
+        partial.finished(TestRecord(name: "t/3", outcome: .pass))
+        partial.finished(TestRecord(name: "test_progs/x", outcome: .pass))
+        partial.finished(TestRecord(name: "t/1", outcome: .fail))
+        let report = partial.report(interruptedBecause: "SIGINT")
+        #expect(report.records.map(\.name) == ["t/1", "t/2", "t/3", "test_progs/x"])
+        #expect(report.records.map(\.outcome) == [.fail, .notRun, .pass, .pass])
+    }
+}
