@@ -21,7 +21,12 @@ public final class PartialRun: RunObserver, Sendable {
 
     public func note(_ text: String) { inner.note(text) }
 
+    /// Once an interrupt has begun, a record is the runner's own kill of
+    /// the guest seen as a verdict (the test "stopped" with QEMU): it is
+    /// neither kept nor shown. With several guests, killing one QEMU after
+    /// another leaves the others time to report one.
     public func finished(_ record: TestRecord) {
+        guard InterruptHandler.cause == nil else { return }
         finished.withLock { $0.append(record) }
         inner.finished(record)
     }
