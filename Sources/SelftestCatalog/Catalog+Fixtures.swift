@@ -9,10 +9,10 @@ extension Catalog {
             "fixture/skip", "skips with a reason: proves skips are not failures", isFixture: true),
         TestSpec(
             "fixture/hang", "sleeps forever: proves the agent's per-test timeout",
-            timeoutSeconds: 3, isFixture: true),
+            timeoutSeconds: 3, expectedSeconds: 3, isFixture: true),
         TestSpec(
             "fixture/hang_guest", "stops the agent itself: proves the host's watchdog",
-            timeoutSeconds: 3, isFixture: true),
+            timeoutSeconds: 3, expectedSeconds: 3, isFixture: true),
         TestSpec(
             "fixture/warn", "logs a WARN-shaped record: proves splats are pinned on the test",
             isFixture: true),

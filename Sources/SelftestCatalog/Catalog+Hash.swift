@@ -16,7 +16,7 @@ extension Catalog {
             "hash/update_atomic",
             "a reader on another CPU always finds an element being replaced; torn values are "
                 + "counted, not failed (6.12 tears)",
-            object: "hash_ops", timeoutSeconds: 60),
+            object: "hash_ops", timeoutSeconds: 60, expectedSeconds: 6),
         TestSpec(
             "hash/full_refuses",
             "a full HASH or PERCPU_HASH refuses a new key with E2BIG and still replaces",
@@ -41,7 +41,7 @@ extension Catalog {
         TestSpec(
             "hash/spin_lock",
             "BPF_F_LOCK and bpf_spin_lock never tear a HASH value; other types refuse the lock",
-            object: "hash_spin_lock", timeoutSeconds: 60),
+            object: "hash_spin_lock", timeoutSeconds: 60, expectedSeconds: 2),
         TestSpec(
             "hash/get_next_key",
             "a walk from NULL visits each key once and ends with ENOENT; deleting the current "
@@ -50,6 +50,6 @@ extension Catalog {
         TestSpec(
             "hash/batch_ops",
             "lookup, lookup_and_delete, update and delete batches agree with element operations",
-            object: "hash_ops", timeoutSeconds: 60),
+            object: "hash_ops", timeoutSeconds: 60, expectedSeconds: 0.8),
     ]
 }

@@ -10,12 +10,12 @@ extension Catalog {
             "memory/hash/cost",
             "HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH (1K, 64K; prealloc or not): memlock "
                 + "within its bound of the cgroup charge; freeing returns the cgroup to baseline",
-            timeoutSeconds: 120),
+            timeoutSeconds: 120, expectedSeconds: 3),
         TestSpec(
             "memory/array/cost",
             "ARRAY, PERCPU_ARRAY (1K, 64K): memlock within its bound of the cgroup charge; "
                 + "freeing returns the cgroup to baseline",
-            timeoutSeconds: 60),
+            timeoutSeconds: 60, expectedSeconds: 2),
         TestSpec(
             "memory/ringbuf/cost",
             "RINGBUF (64 KiB, 1 MiB): memlock within its bound of the cgroup charge; freeing "
@@ -30,12 +30,12 @@ extension Catalog {
             "memory/storage/task",
             "TASK_STORAGE on 64 tasks: memlock leaves the elements out; freeing the map "
                 + "uncharges everything, freeing the tasks at most the elements' charge",
-            timeoutSeconds: 60),
+            timeoutSeconds: 60, expectedSeconds: 4.5),
         TestSpec(
             "memory/storage/cgrp",
             "CGRP_STORAGE on 256 cgroups: memlock leaves the elements out; freeing the map "
                 + "uncharges everything, freeing the cgroups at most the elements' charge",
-            timeoutSeconds: 60),
+            timeoutSeconds: 60, expectedSeconds: 4),
         TestSpec(
             "memory/large/published",
             "the published case, HASH 4/4 × 1,048,576 preallocated: measured, memlock, naive",

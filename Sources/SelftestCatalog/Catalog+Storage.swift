@@ -62,7 +62,7 @@ extension Catalog {
         TestSpec(
             "storage/task/nodeadlock_stress",
             "LSM, tracing and user-space access to one map from many threads: no hang, no failure",
-            object: "task_storage_nodeadlock", timeoutSeconds: 60),
+            object: "task_storage_nodeadlock", timeoutSeconds: 60, expectedSeconds: 2.2),
     ]
 
     static let cgroupStorage: [TestSpec] = [
@@ -94,6 +94,6 @@ extension Catalog {
         TestSpec(
             "storage/race/map_free_vs_owner_destroy",
             "maps freed while their sockets/tasks/cgroups die: charges back, memcg at baseline",
-            object: "storage_race", timeoutSeconds: 90)
+            object: "storage_race", timeoutSeconds: 90, expectedSeconds: 3.6)
     ]
 }

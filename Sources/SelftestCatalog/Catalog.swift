@@ -13,6 +13,10 @@ public struct TestSpec: Sendable, Hashable, Codable {
     public var object: String?
     /// The guest agent kills the test after this many seconds.
     public var timeoutSeconds: Int
+    /// About how long the test runs under TCG on 2 vCPUs (measured on the
+    /// default 6.12 kernel): a hint for spreading tests over guests
+    /// (`--jobs`), never a bound. Most tests take well under a second.
+    public var expectedSeconds: Double
     /// Fixture tests prove the runner itself (a deliberate failure, hang,
     /// crash, warning). They run only when a filter names them explicitly.
     public var isFixture: Bool
@@ -26,15 +30,19 @@ public struct TestSpec: Sendable, Hashable, Codable {
 
     public init(
         _ name: String, _ summary: String, object: String? = nil, timeoutSeconds: Int = 30,
-        isFixture: Bool = false, optInPrefix: String? = nil
+        expectedSeconds: Double? = nil, isFixture: Bool = false, optInPrefix: String? = nil
     ) {
         self.name = name
         self.summary = summary
         self.object = object
         self.timeoutSeconds = timeoutSeconds
+        self.expectedSeconds = expectedSeconds ?? min(Self.typicalSeconds, Double(timeoutSeconds))
         self.isFixture = isFixture
         self.optInPrefix = optInPrefix ?? (isFixture ? "fixture" : nil)
     }
+
+    /// What a test without a measured `expectedSeconds` is taken to run.
+    public static let typicalSeconds = 0.5
 
     /// The first path component: `storage` for `storage/sk/omem_charge_delete`.
     public var group: String {

@@ -137,6 +137,15 @@ struct MachineOptions: ParsableArguments {
     @Option(name: .long, help: "TCG vCPU threads: single (no cross-vCPU races) or multi.")
     var tcgThreads: TCGThreading = .single
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Guests booted at once, the tests split between them (default 1; 0: as many as "
+                + "the host's cores keep busy and its memory holds).",
+            discussion: "Each guest gets --cpus and --memory, its own console and results; "
+                + "never more guests than tests. --jobs 1: one guest runs every test."))
+    var jobs: Int?
+
     @Option(name: .long, help: "Seconds the kernel may take to start the agent.")
     var bootTimeout: Double = 60
 
@@ -154,6 +163,7 @@ struct MachineOptions: ParsableArguments {
             throw ValidationError("--memory must be at least 256 (MiB)")
         }
         if cpus < 1 { throw ValidationError("--cpus must be at least 1") }
+        if let jobs, jobs < 0 { throw ValidationError("--jobs must be 0 (auto) or more") }
     }
 
     /// Colored output: on a terminal, unless --no-color or NO_COLOR says not.
@@ -167,6 +177,7 @@ struct MachineOptions: ParsableArguments {
         options.memoryMiB = memory ?? defaultMemory
         options.cpus = cpus
         options.tcgThreading = tcgThreads
+        options.jobs = jobs
         options.bootTimeout = bootTimeout
         options.runTimeout = runTimeout
     }

@@ -50,11 +50,12 @@ extension VirtualMachineSuites {
         /// The bound runs out while `fixture/hang_guest` hangs the agent
         /// (the host watchdog is set far beyond it): no second boot, and
         /// `fixture/warn`, next in the catalog's order, did not run, for
-        /// that reason.
+        /// that reason. One guest: two would run `fixture/warn` at once.
         @Test func aSpentRunBoundStopsBootingAndTheRestIsNotRun() throws {
             let report = try run("fixture/warn,fixture/hang_guest") {
                 $0.runTimeout = 30
                 $0.watchdogGrace = 600
+                $0.jobs = 1
             }
             #expect(try boots(report) == ["boot-1"])
             #expect(report.records.map(\.name) == ["fixture/hang_guest", "fixture/warn"])

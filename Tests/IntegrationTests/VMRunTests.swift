@@ -12,20 +12,25 @@ import Testing
 extension VirtualMachineSuites {
     @Suite struct VMRunTests {
         final class Recorder: RunObserver, @unchecked Sendable {
-            // @unchecked: the pipeline calls it from one thread at a time.
+            // @unchecked: the pipeline calls it from one thread at a time
+            // (several guests' calls are serialized).
             var notes: [String] = []
             var live: [TestRecord] = []
             func note(_ text: String) { notes.append(text) }
             func finished(_ record: TestRecord) { live.append(record) }
         }
 
-        func run(_ filter: String?, grace: Double = 15, bootTimeout: Double = 60) throws -> (
-            RunReport, Recorder
-        ) {
+        /// `jobs`: one guest unless said, so that a fault's test is followed,
+        /// in the same guest, by the next (the re-boot these tests prove);
+        /// nil is the default (`--jobs` not given).
+        func run(
+            _ filter: String?, grace: Double = 15, bootTimeout: Double = 60, jobs: Int? = 1
+        ) throws -> (RunReport, Recorder) {
             var options = RunOptions()
             options.filter = filter
             options.watchdogGrace = grace
             options.bootTimeout = bootTimeout
+            options.jobs = jobs
             let recorder = Recorder()
             let report = try RunPipeline(options: options, observer: recorder).run()
             let artifacts = try #require(report.artifactsDirectory)
@@ -37,8 +42,9 @@ extension VirtualMachineSuites {
             try #require(report.records.first { $0.name == name }, "no record for \(name)")
         }
 
+        /// As a user runs it: as many guests as the host keeps busy.
         @Test func defaultSuitePassesOnTheDefaultKernel() throws {
-            let (report, recorder) = try run(nil)
+            let (report, recorder) = try run(nil, jobs: nil)  // the default: one guest
             let expected = TestFilter(nil).select(from: Catalog.all).map(\.name)
             #expect(report.records.map(\.name) == expected)
             for record in report.records {

@@ -54,6 +54,13 @@ extension RunOptions {
                 input: "--shard \(shard)",
                 fix: "run --test-progs on one runner of its own, without --shard")
         }
+        if let jobs, jobs < 0 {
+            throw SelftestError(
+                .usage, "--jobs \(jobs): a run boots at least one guest",
+                fix: "give --jobs 1 or more, or --jobs 0: as many guests as this host's "
+                    + "\(host.cpus) cores keep busy",
+                domain: .machine, input: "--jobs \(jobs)")
+        }
         if let vmlinux, kernel == nil, tree == nil {
             throw SelftestError(
                 .usage, "--vmlinux goes with --kernel: it is that image's vmlinux",

@@ -19,6 +19,9 @@ public struct RunOptions: Sendable {
     public var memoryMiB = 1024
     public var cpus = 2
     public var tcgThreading: TCGThreading = .single
+    /// Guests booted at once, the tests split between them (`--jobs`); nil:
+    /// as many as the host's cores keep busy and its memory holds.
+    public var jobs: Int?
     /// A kernel source tree to build and test instead of `kernel`.
     public var tree: String?
     /// Seconds a kernel build may take.
@@ -36,6 +39,7 @@ public struct RunOptions: Sendable {
 }
 
 /// Where the pipeline reports progress: notes, and each test as it ends.
+/// With several guests the calls come from their threads, one at a time.
 public protocol RunObserver: Sendable {
     func note(_ text: String)
     func finished(_ record: TestRecord)

@@ -295,6 +295,15 @@ public enum InterruptHandler {
         _ = cleanups.withLock { $0.actions.removeValue(forKey: token) }
     }
 
+    /// For a thread that finds the runner shutting down: whatever it would
+    /// do next is wrong (verdicts on guests the shutdown killed, reports
+    /// that overwrite the partial ones), and the shutdown ends the process.
+    /// It waits for that.
+    public static func waitIfShuttingDown() {
+        guard cause != nil else { return }
+        while true { sleep(3600) }
+    }
+
     /// Kills every child the runner started; for error paths.
     public static func reapAll() { Children.shared.killAll() }
 }

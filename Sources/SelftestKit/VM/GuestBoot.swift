@@ -125,6 +125,9 @@ struct GuestBoot {
             if child.wait(timeout: 10) == nil { child.kill() }
         }
         child.kill()
+        // A guest the interrupt's shutdown killed gives no verdict. With
+        // several guests, QEMUs slow to take SIGTERM left time for one.
+        InterruptHandler.waitIfShuttingDown()
         let stopped = Date()
         let stderr = Self.read(stderrPath)
         if case .exited(let status) = end, status != 0, !stderr.isEmpty {

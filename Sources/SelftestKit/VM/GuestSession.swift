@@ -4,7 +4,7 @@ import SelftestCatalog
 /// Runs a list of tests in the guest, booting as often as needed: a test
 /// that crashes or hangs the kernel gets its verdict, and the tests after it
 /// run in a fresh boot.
-public struct GuestSession {
+public struct GuestSession: Sendable {
     public var toolchain: Toolchain
     public var kernel: KernelImage
     public var image: GuestImage
@@ -23,10 +23,10 @@ public struct GuestSession {
     public var cpus = 2
     public var tcgThreading: TCGThreading = .single
     /// Told QEMU's line when KVM could not run the guest, before the run stops.
-    public var kvmFailed: (String) -> Void = { _ in }
+    public var kvmFailed: @Sendable (String) -> Void = { _ in }
 
     /// What the whole session produced.
-    public struct Outcome {
+    public struct Outcome: Sendable {
         public var records: [TestRecord] = []
         public var unattributedSplats: [Splat] = []
         public var kernelRelease: String?
