@@ -54,7 +54,7 @@ extension VirtualMachineSuites {
                 (["--accel", "warp"], "warp"),
                 (["--memory", "12"], "--memory must be at least 256"),
                 (["--cpus", "0"], "--cpus must be at least 1"),
-                (["--jobs", "-1"], "--jobs must be 0 (auto) or more"),
+                (["--jobs=-1"], "--jobs must be 0 (auto) or more"),
                 (["--boot-timeout", "0"], "timeouts must be positive"),
                 (["--tree", "/src/linux", "--kernel", "/boot/vmlinuz"], "cannot go with --kernel"),
                 (["--config", "debug"], "--config applies to a kernel built with --tree"),

@@ -113,14 +113,17 @@ import Testing
         #expect(GuestShares.availableMemoryMiB(meminfo: meminfo) == 23_350)
     }
 
-    @Test func jobsBelowOneAreRefused() throws {
+    /// `--jobs 0` asks for the host-sized number; below that is refused.
+    @Test func negativeJobsAreRefused() throws {
         var options = RunOptions()
-        options.jobs = 0
+        options.jobs = -1
         let error = try #require(OptionCheckTests.refusal { try options.check() })
         #expect(error.kind == .usage)
-        #expect(error.input == "--jobs 0")
-        options.jobs = 2
-        #expect(OptionCheckTests.refusal { try options.check() } == nil)
+        #expect(error.input == "--jobs -1")
+        for jobs in [0, 2] {
+            options.jobs = jobs
+            #expect(OptionCheckTests.refusal { try options.check() } == nil)
+        }
     }
 
     /// The guests' outcomes as one: records in the selection's order,
