@@ -37,9 +37,9 @@ extension Selftests {
                 ("--json", json, { try JSONReport.data(for: merged) }),
                 ("--markdown", markdown, { Data(RunMarkdown.markdown(merged).utf8) }),
             ])
-            let color =
-                !noColor && isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-            print(TerminalReport.summary(for: merged, color: color))
+            print(
+                TerminalReport.summary(
+                    for: merged, color: MachineOptions.color(noColor: noColor)))
             throw ExitCode(merged.exitCode)
         }
 

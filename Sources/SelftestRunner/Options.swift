@@ -166,8 +166,10 @@ struct MachineOptions: ParsableArguments {
         if let jobs, jobs < 0 { throw ValidationError("--jobs must be 0 (auto) or more") }
     }
 
+    var color: Bool { Self.color(noColor: noColor) }
+
     /// Colored output: on a terminal, unless --no-color or NO_COLOR says not.
-    var color: Bool {
+    static func color(noColor: Bool) -> Bool {
         !noColor && isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
     }
 

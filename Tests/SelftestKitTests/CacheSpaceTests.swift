@@ -15,29 +15,20 @@ import Testing
 
     deinit { try? FileManager.default.removeItem(at: scratch) }
 
-    static func refusal(_ body: () throws -> Void) -> SelftestError? {
-        do {
-            try body()
-            return nil
-        } catch {
-            return error as? SelftestError
-        }
-    }
-
     @Test func aCacheUnderARegularFileIsRefusedNamingTheFile() throws {
         let file = scratch.appendingPathComponent("file")
         try Data("x".utf8).write(to: file)
         let root = file.appendingPathComponent("cache")
         let input = Cache.input(cacheDirectory: root)
         let error = try #require(
-            Self.refusal { try Cache(root: root).checkWritable(input: input) })
+            refusal { try Cache(root: root).checkWritable(input: input) })
         #expect(error.kind == .usage)
         #expect(error.domain == .cache)
         #expect(error.input == "--cache-dir \(root.path)")
         #expect(Cache.blockingFile(root.path) == file.path)
         // The file itself as the cache is the same refusal.
         let itself = try #require(
-            Self.refusal { try Cache(root: file).checkWritable(input: "--cache-dir x") })
+            refusal { try Cache(root: file).checkWritable(input: "--cache-dir x") })
         #expect(itself.domain == .cache)
     }
 
@@ -61,7 +52,7 @@ import Testing
     @Test func aFullFilesystemInAWriteIsSaidAndLeavesNothing() throws {
         let entry = scratch.appendingPathComponent("btf/vmlinux.h")
         let error = try #require(
-            Self.refusal {
+            refusal {
                 try Cache.produce(entry) { _ in
                     try Data(count: 1 << 16).write(to: URL(fileURLWithPath: "/dev/full"))
                 }

@@ -117,12 +117,12 @@ import Testing
     @Test func negativeJobsAreRefused() throws {
         var options = RunOptions()
         options.jobs = -1
-        let error = try #require(OptionCheckTests.refusal { try options.check() })
+        let error = try #require(refusal { try options.check() })
         #expect(error.kind == .usage)
         #expect(error.input == "--jobs -1")
         for jobs in [0, 2] {
             options.jobs = jobs
-            #expect(OptionCheckTests.refusal { try options.check() } == nil)
+            #expect(refusal { try options.check() } == nil)
         }
     }
 

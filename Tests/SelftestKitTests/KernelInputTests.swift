@@ -27,15 +27,6 @@ import Testing
         return url.path
     }
 
-    static func refusal(_ body: () throws -> Void) -> SelftestError? {
-        do {
-            try body()
-            return nil
-        } catch {
-            return error as? SelftestError
-        }
-    }
-
     static var defaultKernel: KernelImage {
         get throws { try KernelImage.defaultKernel(cache: Cache(root: Cache.defaultRoot())) }
     }
@@ -53,7 +44,7 @@ import Testing
         var messages: Set<String> = []
         for path in paths {
             let input = "--kernel \(path)"
-            let error = try #require(Self.refusal { _ = try KernelImage(path: path, input: input) })
+            let error = try #require(refusal { _ = try KernelImage(path: path, input: input) })
             #expect(error.kind == .usage, "\(path)")
             #expect(error.domain == .kernelInput, "\(path)")
             #expect(error.input == input)
@@ -74,7 +65,7 @@ import Testing
     @Test func vmlinuxWithoutKernelIsRefused() throws {
         var options = RunOptions()
         options.vmlinux = "/boot/vmlinux"
-        let error = try #require(Self.refusal { try options.check() })
+        let error = try #require(refusal { try options.check() })
         #expect(error.kind == .usage)
         #expect(error.domain == .kernelInput)
         #expect(error.input == "--vmlinux /boot/vmlinux")
@@ -90,7 +81,7 @@ import Testing
         var messages: Set<String> = []
         for path in ["/bin/ls", text, scratch.path, "/no/such/vmlinux"] {
             let error = try #require(
-                Self.refusal { try VmlinuxFile.check(path, against: kernel) }, "\(path)")
+                refusal { try VmlinuxFile.check(path, against: kernel) }, "\(path)")
             #expect(error.kind == .usage)
             #expect(error.domain == .kernelInput)
             #expect(error.input == "--vmlinux \(path)")

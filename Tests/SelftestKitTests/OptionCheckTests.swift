@@ -6,20 +6,11 @@ import Testing
 
 /// Option values refused up front, each naming the option as written.
 @Suite struct OptionCheckTests {
-    static func refusal(_ body: () throws -> Void) -> SelftestError? {
-        do {
-            try body()
-            return nil
-        } catch {
-            return error as? SelftestError
-        }
-    }
-
     /// One glob that matches nothing refuses the whole filter (it used to
     /// be dropped, and the rest ran as if it were the request).
     @Test(arguments: ["storage/*,hahs/*", "hahs/*", "", ",,,", " , "])
     func aFilterWithAGlobThatSelectsNothingIsRefused(filter: String) throws {
-        let error = try #require(Self.refusal { _ = try TestBench.selectTests(filter: filter) })
+        let error = try #require(refusal { _ = try TestBench.selectTests(filter: filter) })
         #expect(error.kind == .usage)
         #expect(error.domain == .options)
         #expect(error.input == "--filter '\(filter)'")
@@ -43,7 +34,7 @@ import Testing
         options.cpus = HostLimits.qemuMaxCPUs
         try options.check(host: host)
         options.cpus = 1000
-        let error = try #require(Self.refusal { try options.check(host: host) })
+        let error = try #require(refusal { try options.check(host: host) })
         #expect(error.kind == .usage)
         #expect(error.domain == .machine)
         #expect(error.input == "--cpus 1000")
@@ -55,18 +46,18 @@ import Testing
         options.memoryMiB = 8192
         try options.check(host: host)
         options.memoryMiB = 1_000_000
-        let error = try #require(Self.refusal { try options.check(host: host) })
+        let error = try #require(refusal { try options.check(host: host) })
         #expect(error.kind == .usage)
         #expect(error.domain == .machine)
         #expect(error.input == "--memory 1000000")
         // This host's real memory bounds the default check.
-        #expect(Self.refusal { try options.check() } != nil)
+        #expect(refusal { try options.check() } != nil)
     }
 
     @Test(arguments: ["0.5", "1.5", "0", "-3", "soon"])
     func aTestTimeoutThatIsNotWholePositiveSecondsIsRefused(text: String) throws {
         let error = try #require(
-            Self.refusal { _ = try WholeSeconds.parse(text, option: "--test-timeout") })
+            refusal { _ = try WholeSeconds.parse(text, option: "--test-timeout") })
         #expect(error.kind == .usage)
         #expect(error.domain == .options)
         #expect(error.input == "--test-timeout \(text)")
@@ -79,7 +70,7 @@ import Testing
         var messages: Set<String> = []
         for path in ["/nonexistent/linux", "/bin/ls"] {
             let error = try #require(
-                Self.refusal { try KernelConfigure.validate(tree: URL(fileURLWithPath: path)) })
+                refusal { try KernelConfigure.validate(tree: URL(fileURLWithPath: path)) })
             #expect(error.kind == .usage)
             #expect(error.domain == .tree)
             #expect(error.input == "--tree \(path)")
@@ -89,7 +80,7 @@ import Testing
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: empty) }
         let noMakefile = try #require(
-            Self.refusal { try KernelConfigure.validate(tree: empty) })
+            refusal { try KernelConfigure.validate(tree: empty) })
         messages.insert(noMakefile.message)
         #expect(messages.count == 3, "\(messages)")
     }

@@ -44,7 +44,6 @@ final class OrphanGuard: Sendable {
     /// died is an error (`MSG_NOSIGNAL`), not a SIGPIPE that would read as
     /// the runner's own output being closed.
     private let socket: Int32?
-    let pid: pid_t?
     private let lock = Mutex(())
 
     private init() {
@@ -53,7 +52,7 @@ final class OrphanGuard: Sendable {
             socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds)
                 == 0
         else {
-            (socket, pid) = (nil, nil)
+            socket = nil
             return
         }
         var actions = posix_spawn_file_actions_t()
@@ -75,10 +74,10 @@ final class OrphanGuard: Sendable {
         close(fds[0])
         guard rc == 0 else {
             close(fds[1])
-            (socket, pid) = (nil, nil)
+            socket = nil
             return
         }
-        (socket, pid) = (fds[1], child)
+        socket = fds[1]
     }
 
     /// Lists a child's process group with the guard.
@@ -122,7 +121,9 @@ enum ProcessGroup {
     /// runs: a compiler killed with make can still be exiting when make is
     /// reaped, and must not outlive the runner's own report of the kill.
     static func stop(_ group: pid_t, grace: Double) {
-        guard !liveMembers(group).isEmpty else { return }
+        // The usual case, a group already gone, costs one syscall, not a
+        // walk of /proc; zombies keep a group and need the walk.
+        guard kill(-group, 0) == 0, !liveMembers(group).isEmpty else { return }
         if grace > 0 {
             kill(-group, SIGTERM)
             if awaitGone(group, timeout: grace) { return }
