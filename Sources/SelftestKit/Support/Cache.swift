@@ -51,10 +51,18 @@ public struct Cache: Sendable {
             ".tmp-\(getpid())-\(UUID().uuidString)-\(url.lastPathComponent)")
         Scratch.track(temp)
         defer { Scratch.remove(temp) }
+        // Another thread (the KVM probe, a compile) can still be working
+        // while an interrupt shuts the runner down: once the shutdown has
+        // begun no entry is started or finished, so none is left half
+        // written after the cleanups ran, and a probe the shutdown killed
+        // is not recorded as the host's answer.
+        let interrupted = SelftestError(.interrupted, "interrupted")
         do {
+            guard InterruptHandler.cause == nil else { throw interrupted }
             try FileManager.default.createDirectory(
                 at: directory, withIntermediateDirectories: true)
             try make(temp)
+            guard InterruptHandler.cause == nil else { throw interrupted }
             try rename(temp, to: url)
         } catch {
             if isOutOfSpace(error) { throw full(directory) }
