@@ -34,11 +34,18 @@ extension Selftests {
         @Option(name: .long, help: "Write every step and the first bad commit as JSON.")
         var json: String?
 
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Write every commit tested as KernelCI KCIDB I/O JSON (schema 5.3) here.",
+                discussion: "A checkout per commit, a build per step, a test per result."))
+        var kcidb: String?
+
         @OptionGroup(title: "Machine") var machine: MachineOptions
 
         func run() throws {
             InterruptHandler.install()
-            try ReportFiles.check([("--json", json)])
+            try ReportFiles.check([("--json", json), ("--kcidb", kcidb)])
             var options = RunOptions()
             tree.apply(to: &options)
             machine.apply(to: &options)
@@ -46,7 +53,10 @@ extension Selftests {
             let terminal = SeriesTerminal(color: machine.color)
             let report = try TreePipeline.forTerminal(options, tree: tree, terminal: terminal)
                 .bisect(good: good, bad: bad)
-            ReportFiles.write([("--json", json, { try report.json() })])
+            ReportFiles.write([
+                ("--json", json, { try report.json() }),
+                ("--kcidb", kcidb, { try KCIDBReport.data(for: report) }),
+            ])
             print(BisectText.text(report))
             throw ExitCode(report.exitCode)
         }

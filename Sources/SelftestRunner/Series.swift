@@ -54,6 +54,13 @@ extension Selftests {
         var markdown: String?
 
         @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Write every step as KernelCI KCIDB I/O JSON (schema 5.3) here.",
+                discussion: "A checkout per commit, a build per step, a test per result."))
+        var kcidb: String?
+
+        @Option(
             name: .customLong("b4-check"),
             help: ArgumentHelp(
                 "Write the per-patch results for `b4 review`.",
@@ -76,7 +83,7 @@ extension Selftests {
             InterruptHandler.install()
             try ReportFiles.check([
                 ("--json", json), ("--junit", junit), ("--markdown", markdown),
-                ("--b4-check", b4Check),
+                ("--b4-check", b4Check), ("--kcidb", kcidb),
             ])
             var options = RunOptions()
             tree.apply(to: &options)
@@ -94,6 +101,7 @@ extension Selftests {
                 ("--junit", junit, { Data(JUnitReport.xml(for: report).utf8) }),
                 ("--markdown", markdown, { Data(SeriesText.markdown(report).utf8) }),
                 ("--b4-check", b4Check, { try Self.b4Check(report) }),
+                ("--kcidb", kcidb, { try KCIDBReport.data(for: report) }),
             ])
             print(SeriesText.text(report))
             throw ExitCode(report.exitCode)

@@ -78,37 +78,51 @@ public enum KCIDBReport {
         if !built, let message = report.records.first?.message {
             build["log_excerpt"] = .string(excerpt(message))
         }
-        var misc: [String: Value] = ["kernel": .string(report.kernel)]
-        if let release = report.kernelRelease { misc["release"] = .string(release) }
-        if let digest = identity?.imageDigest { misc["image_sha256"] = .string(digest) }
-        if let config = identity?.configHash { misc["config_sha256"] = .string(config) }
-        build["misc"] = .object(misc)
+        build["misc"] = .object(
+            kernelMisc(kernel: report.kernel, release: report.kernelRelease, identity: identity))
         let run =
             report.artifactsDirectory.map { URL(fileURLWithPath: $0).lastPathComponent }
             ?? report.startedAt
+        let tests = built ? self.tests(of: report, id: run, buildID: buildID) : []
+        return Document(checkouts: [checkout], builds: [build], tests: tests)
+    }
+
+    /// What identifies the kernel a build made: its path, release, image
+    /// and config digests (KCIDB has no fields of its own for them).
+    static func kernelMisc(kernel: String, release: String?, identity: KernelIdentity?)
+        -> [String: Value]
+    {
+        var misc: [String: Value] = ["kernel": .string(kernel)]
+        if let release { misc["release"] = .string(release) }
+        if let digest = identity?.imageDigest { misc["image_sha256"] = .string(digest) }
+        if let config = identity?.configHash { misc["config_sha256"] = .string(config) }
+        return misc
+    }
+
+    /// A test object per record and per subtest of `report`, under
+    /// `buildID`; `id` makes their ids unique (the run, or the step and try).
+    static func tests(
+        of report: RunReport, id: String, buildID: String, misc: [String: Value] = [:]
+    ) -> [Object] {
         let environment: Value = .object([
             "comment": .string(
                 "QEMU (\(report.accelerator)), kernel \(report.kernelRelease ?? report.kernel)")
         ])
-        var tests: [Object] = []
-        for record in (built ? report.records : []) {
-            for (path, entry) in flattened(record) {
-                var test: Object = [
-                    "id": .string("\(origin):\(run):\(path)"), "build_id": .string(buildID),
-                    "origin": .string(origin), "path": .string(path),
-                    "status": .string(status(entry.outcome)),
-                    "start_time": .string(report.startedAt), "environment": environment,
-                    "misc": .object(["outcome": .string(entry.outcome.rawValue)]),
-                ]
-                if let duration = entry.duration, duration.isFinite {
-                    test["duration"] = .number(duration)
-                }
-                let log = evidence(entry)
-                if !log.isEmpty { test["log_excerpt"] = .string(excerpt(log)) }
-                tests.append(test)
+        return report.records.flatMap(flattened).map { path, entry in
+            var test: Object = [
+                "id": .string("\(origin):\(id):\(path)"), "build_id": .string(buildID),
+                "origin": .string(origin), "path": .string(path),
+                "status": .string(status(entry.outcome)),
+                "start_time": .string(report.startedAt), "environment": environment,
+                "misc": .object(misc.merging(["outcome": .string(entry.outcome.rawValue)]) { $1 }),
+            ]
+            if let duration = entry.duration, duration.isFinite {
+                test["duration"] = .number(duration)
             }
+            let log = evidence(entry)
+            if !log.isEmpty { test["log_excerpt"] = .string(excerpt(log)) }
+            return test
         }
-        return Document(checkouts: [checkout], builds: [build], tests: tests)
     }
 
     /// KCIDB's statuses, in its words: FAIL the tested code is faulty, ERROR
@@ -133,7 +147,7 @@ public enum KCIDBReport {
         (["bpf"] + name.split(separator: "/").map { safe(String($0)) }).joined(separator: ".")
     }
 
-    private static func flattened(_ record: TestRecord) -> [(String, TestRecord)] {
+    static func flattened(_ record: TestRecord) -> [(String, TestRecord)] {
         let head = path(record.name)
         return [(head, record)]
             + record.subtests.map { sub in
@@ -155,12 +169,12 @@ public enum KCIDBReport {
         return lines.joined(separator: "\n")
     }
 
-    private static func excerpt(_ text: String) -> String {
+    static func excerpt(_ text: String) -> String {
         let clean = text.replacingOccurrences(of: "\0", with: "")
         return clean.count <= excerptLimit ? clean : String(clean.suffix(excerptLimit))
     }
 
-    private static func safe(_ text: String) -> String {
+    static func safe(_ text: String) -> String {
         String(
             text.unicodeScalars.map {
                 CharacterSet.alphanumerics.contains($0) && $0.isASCII || $0 == "_" || $0 == "-"
@@ -168,7 +182,7 @@ public enum KCIDBReport {
             })
     }
 
-    private static func isCommit(_ text: String) -> String? {
+    static func isCommit(_ text: String) -> String? {
         text.count == 40 && text.allSatisfy { $0.isHexDigit && !$0.isUppercase } ? text : nil
     }
 }
