@@ -36,7 +36,9 @@ fi
 # use, which keeps this script quick).
 packages+=(gcc make flex bison bc libssl-dev libelf-dev cpio python3 git linux-source-6.12)
 # KernelCI's KCIDB schema validator (kcidb-io, PyPI) for the --kcidb tests,
-# in a virtual environment under the cache.
+# and check-jsonschema with its bundled GitHub Actions and GitLab CI schemas
+# for the example CI files (actionlint is in neither Debian nor, as a wheel,
+# PyPI), in a virtual environment under the cache.
 packages+=(python3-venv)
 # The tree's own test_progs (`--test-progs`): clang-19/llvm-19, the newest
 # bookworm has (the BPF selftests follow upstream LLVM closely), rsync for the
@@ -59,11 +61,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 venv="$cache/venv"
-if ! "$venv/bin/python" -c 'import kcidb_io' 2>/dev/null; then
-    say "installing kcidb-io (PyPI) into $venv"
-    rm -rf "$venv"
-    /usr/bin/python3 -m venv "$venv" >"$log" 2>&1 || fail "python3 -m venv $venv failed"
-    "$venv/bin/pip" install -q kcidb-io >"$log" 2>&1 || fail "pip install kcidb-io failed"
+python_packages=(kcidb-io check-jsonschema)
+if ! "$venv/bin/python" -c 'import kcidb_io, check_jsonschema' 2>/dev/null; then
+    say "installing ${python_packages[*]} (PyPI) into $venv"
+    [ -x "$venv/bin/pip" ] || /usr/bin/python3 -m venv "$venv" >"$log" 2>&1 \
+        || fail "python3 -m venv $venv failed"
+    "$venv/bin/pip" install -q "${python_packages[@]}" >"$log" 2>&1 \
+        || fail "pip install ${python_packages[*]} failed"
 fi
 
 # The default kernel: the newest linux-image-6.12.*-cloud-amd64-unsigned,
