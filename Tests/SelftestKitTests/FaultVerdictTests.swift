@@ -15,9 +15,11 @@ struct FaultVerdictTests {
         console: String, ktap: String, end: GuestBoot.End = .exited(0)
     ) throws -> GuestBoot.Result {
         GuestBoot.Result(
-            end: end, ktap: try ParserFixture.text("ktap/\(ktap)"),
-            console: try ParserFixture.text("console/\(console)"), bootSeconds: 5,
-            teardownSeconds: 0)
+            end: end,
+            output: BootTracker(
+                ktap: try ParserFixture.text("ktap/\(ktap)"),
+                console: try ParserFixture.text("console/\(console)")),
+            bootSeconds: 5, teardownSeconds: 0)
     }
 
     @Test func theOOMKillerIsParsedIntoOneSplatPerKillPinnedOnItsTest() throws {
@@ -97,7 +99,8 @@ struct FaultVerdictTests {
     @Test func testsTheRunBoundLeftNoTimeForAreNotRunWithTheReason() throws {
         // The bound ran out before the agent's first line: nothing ran.
         let boot = GuestBoot.Result(
-            end: .runTimeout(30), ktap: "", console: "", bootSeconds: 30, teardownSeconds: 0)
+            end: .runTimeout(30), output: BootTracker(ktap: "", console: ""), bootSeconds: 30,
+            teardownSeconds: 0)
         let judge = BootVerdicts(memoryMiB: 1024, runTimeout: 30)
         let records = judge.verdicts(for: ["fixture/pass", "fixture/fail"], boot: boot).records
         #expect(records.map(\.outcome) == [.notRun, .notRun])

@@ -126,8 +126,9 @@ extension Array where Element == String {
             Bundle.module.url(
                 forResource: "Fixtures/console/agent-ktap-on-console-6.1", withExtension: "log"))
         let console = try String(contentsOf: url, encoding: .utf8)
-        let text = GuestBoot.ktap(results: "", console: console)
-        let document = KTAPParser.parse(text)
+        let output = BootTracker(ktap: "", console: console)
+        #expect(output.ktapFromConsole)
+        let document = output.finishedDocument
         #expect(document.hasVersionLine)
         #expect(document.done)
         #expect(document.results.count == 20)
@@ -137,8 +138,11 @@ extension Array where Element == String {
 
     @Test func thePortWinsWhenItHasKTAP() {
         let port = "KTAP version 1\n1..1\nok 1 a\n"
-        #expect(
-            GuestBoot.ktap(results: port, console: "KTAP version 1\n1..1\nnot ok 1 a\n") == port)
-        #expect(GuestBoot.ktap(results: "", console: "[ 1.0] Linux version 6.12\n") == "")
+        let both = BootTracker(ktap: port, console: "KTAP version 1\n1..1\nnot ok 1 a\n")
+        #expect(!both.ktapFromConsole)
+        #expect(both.finishedDocument == KTAPParser.parse(port))
+        let neither = BootTracker(ktap: "", console: "[ 1.0] Linux version 6.12\n")
+        #expect(!neither.ktapFromConsole)
+        #expect(neither.finishedDocument == KTAPParser.parse(""))
     }
 }

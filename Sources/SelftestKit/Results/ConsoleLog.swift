@@ -52,13 +52,29 @@ public struct ConsoleLog: Sendable, Equatable {
     public init() {}
 
     public static func parse(_ text: String) -> ConsoleLog {
-        var scanner = Scanner()
-        for (index, raw) in TextLines.split(text).enumerated() {
-            scanner.consume(ConsoleText.kernelText(raw), line: index)
+        var stream = Stream()
+        for line in TextLines.split(text) { stream.consume(line) }
+        return stream.log
+    }
+
+    /// The scanner fed one line at a time, as a boot's console grows.
+    struct Stream {
+        private var scanner = Scanner()
+        private var lines = 0
+
+        /// One line, without its newline.
+        mutating func consume(_ raw: Substring) {
+            scanner.consume(ConsoleText.kernelText(raw), line: lines)
+            lines += 1
         }
-        scanner.log.panicked = scanner.log.splats.contains { $0.kind.isCrash }
-        scanner.log.unfinishedTest = scanner.currentTest
-        return scanner.log
+
+        /// What the console has shown so far.
+        var log: ConsoleLog {
+            var log = scanner.log
+            log.panicked = log.splats.contains { $0.kind.isCrash }
+            log.unfinishedTest = scanner.currentTest
+            return log
+        }
     }
 
     private struct Scanner {

@@ -70,13 +70,31 @@ public struct KTAPDocument: Sendable, Equatable {
 /// stripped; lines that are not KTAP (a leaked kernel message) are ignored.
 public enum KTAPParser {
     public static func parse(_ text: String) -> KTAPDocument {
-        var parser = State()
-        for raw in TextLines.split(text) {
-            let line = ConsoleText.strippingPrefix(Substring(raw))
-            parser.consume(
-                indent: TextLines.indentation(of: line), content: TextLines.trimmed(line))
+        var stream = Stream()
+        for line in TextLines.split(text) { stream.consume(line) }
+        return stream.finished
+    }
+
+    /// The parser fed one line at a time, as a boot's stream grows: its
+    /// `document` holds every top-level result whose line has come.
+    struct Stream {
+        private var state = State()
+
+        /// One line, without its newline.
+        mutating func consume(_ raw: Substring) {
+            let line = ConsoleText.strippingPrefix(raw)
+            state.consume(indent: TextLines.indentation(of: line), content: TextLines.trimmed(line))
         }
-        return parser.finish()
+
+        /// What has come so far. A top-level result is whole once its line
+        /// has come (its subtests and diagnostics precede it).
+        var document: KTAPDocument { state.document }
+
+        /// The document with the stream ended: open levels closed.
+        var finished: KTAPDocument {
+            var copy = state
+            return copy.finish()
+        }
     }
 
     /// One nesting level: what has been seen since its last result line.

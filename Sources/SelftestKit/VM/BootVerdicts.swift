@@ -17,10 +17,9 @@ struct BootVerdicts {
 
     /// The records of `planned` tests this boot decided, in order.
     func verdicts(for planned: [String], boot: GuestBoot.Result) -> Verdicts {
-        let document = KTAPParser.parse(boot.ktap)
-        let console = ConsoleLog.parse(boot.console)
+        let document = boot.output.finishedDocument
+        let console = boot.output.consoleLog
         var records = RecordBuilder.records(from: document)
-        let finished = Set(records.map(\.name))
 
         if !document.hasVersionLine {
             // The agent never started: nothing ran, so every test gets the
@@ -30,7 +29,7 @@ struct BootVerdicts {
                 records: records, unattributed: [], kernelRelease: console.kernelRelease)
         }
 
-        if let running = document.startedTests.last(where: { !finished.contains($0) }) {
+        if let running = boot.output.running {
             var record = verdictForRunning(running, end: boot.end, console: console)
             // Its time counts, in JUnit's suite time too, though no result came.
             record.duration = boot.runningSeconds
@@ -59,7 +58,7 @@ struct BootVerdicts {
         return TestRecord(
             name: name, outcome: .infraError,
             message: "the guest agent did not start (\(Self.describe(boot.end))); console tail:\n"
-                + boot.console.split(separator: "\n").suffix(15).joined(separator: "\n"))
+                + boot.output.consoleTail.joined(separator: "\n"))
     }
 
     /// The record of the test that was running when the boot ended. Its

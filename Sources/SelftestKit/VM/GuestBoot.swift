@@ -33,10 +33,8 @@ struct GuestBoot {
     /// What one boot produced.
     struct Result {
         var end: End
-        var ktap: String
-        /// The guest had no results port; the KTAP came from the console.
-        var ktapFromConsole = false
-        var console: String
+        /// The KTAP stream and console, read as they came.
+        var output: BootTracker
         /// Seconds from QEMU's start to the agent's first line (all of the
         /// boot's time when the agent never started).
         var bootSeconds: Double
@@ -49,8 +47,8 @@ struct GuestBoot {
         var runningSeconds: Double? = nil
     }
 
-    /// Runs the guest; `onProgress` sees the KTAP stream whenever a result arrives.
-    func run(onProgress: (KTAPDocument) -> Void) throws -> Result {
+    /// Runs the guest; `onRecord` sees each result as it arrives.
+    func run(onRecord: (TestRecord) -> Void) throws -> Result {
         let stderrPath = configuration.consoleLog + ".qemu-stderr"
         FileManager.default.createFile(atPath: configuration.resultsFile, contents: nil)
         // The exact argv, NUL-separated, beside the console: a benchmark boots
@@ -63,25 +61,18 @@ struct GuestBoot {
         defer { child.kill() }
 
         let started = Date()
+        var output = BootTracker(
+            resultsFile: configuration.resultsFile, consoleLog: configuration.consoleLog)
         var currentTest: (name: String, since: Date)?
-        var lastSeen = 0
         var end: End
         var agentStarted: Date?
         var agentDone: Date?
         while true {
-            let ktapText = Self.ktap(
-                results: Self.read(configuration.resultsFile),
-                console: Self.read(configuration.consoleLog))
-            let document = KTAPParser.parse(ktapText)
-            if document.results.count != lastSeen {
-                onProgress(document)
-                lastSeen = document.results.count
-            }
-            let running =
-                document.startedTests.count > document.results.count
-                ? document.startedTests.last : nil
-            if running != currentTest?.name {
-                currentTest = running.map { ($0, Date()) }
+            output.poll()
+            output.newRecords().forEach(onRecord)
+            let document = output.document
+            if output.running != currentTest?.name {
+                currentTest = output.running.map { ($0, Date()) }
             }
             if document.hasVersionLine && agentStarted == nil { agentStarted = Date() }
             if document.done {
@@ -140,27 +131,13 @@ struct GuestBoot {
                     domain: .machine)
             }
         }
-        let results = Self.read(configuration.resultsFile)
-        let console = Self.read(configuration.consoleLog)
-        let ktap = Self.ktap(results: results, console: console)
+        output.finish()
         return Result(
-            end: end, ktap: ktap, ktapFromConsole: ktap != results,
-            console: console,
+            end: end, output: output,
             bootSeconds: (agentStarted ?? stopping).timeIntervalSince(started),
             testSeconds: agentStarted.map { (agentDone ?? stopping).timeIntervalSince($0) },
             teardownSeconds: stopped.timeIntervalSince(agentDone ?? stopping),
             runningSeconds: currentTest.map { stopping.timeIntervalSince($0.since) })
-    }
-
-    /// The KTAP stream: from the results port, or, when the guest has no
-    /// such port (a kernel with virtio-console as a module, like Debian's
-    /// 6.1 cloud image), from the console, where the agent then writes it.
-    /// The console is read only when the port has no KTAP: this runs every
-    /// poll, and the console log is the larger file.
-    static func ktap(results: String, console: @autoclosure () -> String) -> String {
-        if results.contains("KTAP version") { return results }
-        let text = console()
-        return text.contains("KTAP version") ? text : results
     }
 
     static func read(_ path: String) -> String {

@@ -70,18 +70,8 @@ public struct GuestSession: Sendable {
                     memoryMiB: memoryMiB, cpus: cpus, tcgThreading: tcgThreading),
                 bounds: .init(boot: bootTimeout, grace: grace, runDeadline: runDeadline),
                 timeouts: timeouts)
-            var reported = 0
             let consolePath = boot.configuration.consoleLog
-            let result = try boot.run { document in
-                // The agent writes a test's end marker to the console before
-                // its KTAP result, so the console already holds its splats.
-                let console = ConsoleLog.parse(GuestBoot.read(consolePath))
-                let records = RecordBuilder.pin(
-                    console.splats, on: RecordBuilder.records(from: document)
-                ).records
-                for record in records.dropFirst(reported) { progress(record) }
-                reported = records.count
-            }
+            let result = try boot.run(onRecord: progress)
             outcome.phases["boot", default: 0] += result.bootSeconds
             outcome.phases["tests", default: 0] += result.testSeconds ?? 0
             outcome.phases["teardown", default: 0] += result.teardownSeconds
@@ -99,14 +89,14 @@ public struct GuestSession: Sendable {
             // sched_clock_cpu). A kernel that really cannot boot fails twice.
             // One the run's bound stopped is not: there is no time left.
             let boundSpent = if case .runTimeout = result.end { true } else { false }
-            if !KTAPParser.parse(result.ktap).hasVersionLine && !retriedBoot && !boundSpent {
+            if !result.output.document.hasVersionLine && !retriedBoot && !boundSpent {
                 retriedBoot = true
                 note(
                     "the guest did not reach the agent (\(BootVerdicts.describe(result.end))); "
                         + "booting once more (console: \(dir.path)/console.log)")
                 continue
             }
-            if result.ktapFromConsole && !readConsoleKTAP {
+            if result.output.ktapFromConsole && !readConsoleKTAP {
                 readConsoleKTAP = true
                 note(
                     "the guest has no results port (virtio-console not built in?); reading KTAP from the console"
@@ -117,7 +107,9 @@ public struct GuestSession: Sendable {
             outcome.unattributedSplats += verdicts.unattributed
             // Results already shown live keep their lines; the verdicts only
             // the end of a boot decides (crash, timeout, boot failure) are new.
-            for record in verdicts.records.dropFirst(reported) { progress(record) }
+            for record in verdicts.records where !result.output.shown.contains(record.name) {
+                progress(record)
+            }
             outcome.records += verdicts.records
             let decided = Set(verdicts.records.map(\.name))
             let next = remaining.filter { !decided.contains($0.name) }
