@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -6,7 +7,7 @@ import Testing
 /// Real runs that go wrong on purpose: each fault gets its own outcome or
 /// typed error, fast, with nothing left running.
 extension VirtualMachineSuites {
-    @Suite struct FaultRunTests {
+    @Suite(.tags(.vm)) struct FaultRunTests {
         final class Recorder: RunObserver, @unchecked Sendable {
             // @unchecked: the pipeline calls it from one thread at a time.
             var notes: [String] = []

@@ -1,4 +1,5 @@
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -6,7 +7,7 @@ import Testing
 extension VirtualMachineSuites {
     /// The hash map suite on the default kernel: every test passes, and
     /// each reports one case per map variant.
-    @Suite struct HashSuiteTests {
+    @Suite(.tags(.vm)) struct HashSuiteTests {
         /// The cases each test must report, by test name.
         static let cases: [String: [String]] = {
             let all = [

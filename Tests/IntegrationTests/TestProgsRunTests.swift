@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -10,7 +11,7 @@ extension VirtualMachineSuites {
     /// kernel beside one of our tests; then the same with a commit whose
     /// `prog_tests/sk_storage_omem_uncharge.c` expects what the kernel does
     /// not do, which must come back `fail` with test_progs' own words.
-    @Suite struct TestProgsRunTests {
+    @Suite(.tags(.kernelBuild, .vm)) struct TestProgsRunTests {
         static let selection = "sk_storage_omem_uncharge,task_local_storage/sys_enter_exit"
 
         /// A commit on `base`, made with a scratch index in the repository's

@@ -1,5 +1,6 @@
 import Foundation
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -10,7 +11,7 @@ import Testing
 /// Real runs: the default kernel in QEMU (TCG on this kind of machine),
 /// the guest agent, libbpf. Each checks that it left no QEMU behind.
 extension VirtualMachineSuites {
-    @Suite struct VMRunTests {
+    @Suite(.tags(.vm)) struct VMRunTests {
         final class Recorder: RunObserver, @unchecked Sendable {
             // @unchecked: the pipeline calls it from one thread at a time
             // (several guests' calls are serialized).

@@ -1,10 +1,11 @@
 import SelftestKit
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestGuestKit
 
 /// What the guest agent writes, the host must read back unchanged.
-@Suite struct GuestKTAPRoundTripTests {
+@Suite(.tags(.unit)) struct GuestKTAPRoundTripTests {
     @Test func multiLineMessagesKeepTheirLinesForTestsAndCases() throws {
         let child = ChildProcess.parse(
             """

@@ -1,5 +1,6 @@
 import Foundation
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -27,7 +28,7 @@ enum MemoryFixture {
 }
 
 /// The measure lines the guest sends, read back from captured runs.
-@Suite struct MemoryMeasurementTests {
+@Suite(.tags(.unit)) struct MemoryMeasurementTests {
     @Test func aMeasureLineDecodesEveryField() throws {
         let line =
             #"measure: {"case":"ringbuf_prealloc_0_0_65536","type":"RINGBUF","prealloc":true,"#

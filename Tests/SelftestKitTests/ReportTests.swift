@@ -1,6 +1,7 @@
 import Foundation
 import FoundationXML
 import SelftestKit
+import SelftestTestSupport
 import Testing
 
 /// Realistic run reports for the report tests.
@@ -126,7 +127,7 @@ extension XMLElement {
     }
 }
 
-@Suite("Report: XMLWriter")
+@Suite("Report: XMLWriter", .tags(.unit))
 struct ReportXMLWriterTests {
     @Test func escapesMarkupCharactersInTextAndAttributes() {
         let element = XMLWriter.Element(
