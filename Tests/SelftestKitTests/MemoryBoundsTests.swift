@@ -1,3 +1,4 @@
+import SelftestCatalog
 import SelftestTestSupport
 import Testing
 
@@ -9,8 +10,8 @@ import Testing
     func measurement(
         _ type: String, reported: Int, measured: Int, valueSize: Int = 0, entries: Int = 65_536,
         cpus: Int = 2
-    ) -> Measurement {
-        var m = Measurement(
+    ) -> MapMeasurement {
+        var m = MapMeasurement(
             label: "t", type: type, prealloc: true, keySize: 4, valueSize: valueSize,
             entries: entries, elements: 0, cpus: cpus)
         m.reported = reported
