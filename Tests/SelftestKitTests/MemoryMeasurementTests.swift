@@ -102,3 +102,14 @@ enum MemoryFixture {
         #expect(ratio > 0.99 && ratio < 1.01)
     }
 }
+
+extension MemoryReport {
+    /// The measurement that reproduces the published case (HASH, 4-byte key
+    /// and value, 1,048,576 entries, preallocated), if this run had it.
+    var publishedCase: MemoryMeasurement? {
+        measurements.first {
+            $0.type == "HASH" && $0.prealloc && $0.keySize == 4 && $0.valueSize == 4
+                && $0.entries == 1 << 20
+        }
+    }
+}
