@@ -16,7 +16,7 @@ extension VirtualMachineSuites {
         @Test func storageSuitePassesOrSkipsForAMissingFeature() throws {
             var options = RunOptions()
             options.filter = "storage/*"
-            let report = try RunPipeline(options: options, observer: SilentObserver()).run()
+            let report = try RunPipeline(options: options, observer: RunRecorder()).run()
             let artifacts = try #require(report.artifactsDirectory)
             #expect(qemuProcesses(using: artifacts).isEmpty, "a QEMU process outlived the run")
 

@@ -45,7 +45,7 @@ extension VirtualMachineSuites {
             options.tree = tree.path
             options.filter = "storage/sk/user_update_flags"
             options.testProgs = Self.selection
-            let report = try RunPipeline(options: options, observer: SilentObserver()).run()
+            let report = try RunPipeline(options: options, observer: RunRecorder()).run()
             let artifacts = try #require(report.artifactsDirectory, "the VM did not run")
             #expect(qemuProcesses(using: artifacts).isEmpty, "a QEMU process outlived the run")
             return report
@@ -102,10 +102,4 @@ extension VirtualMachineSuites {
             restore.close()
         }
     }
-}
-
-/// Collects nothing: the report carries every record.
-struct SilentObserver: RunObserver {
-    func note(_ text: String) {}
-    func finished(_ record: TestRecord) {}
 }

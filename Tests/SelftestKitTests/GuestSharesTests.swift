@@ -152,13 +152,9 @@ import Testing
 /// An interrupted run's report with several guests, which finish tests out
 /// of the selection's order: the selection's order still, not-run between.
 @Suite(.tags(.unit)) struct PartialRunOrderTests {
-    struct Silent: RunObserver {
-        func note(_ text: String) {}
-        func finished(_ record: TestRecord) {}
-    }
-
     @Test func finishedOutOfOrderIsReportedInTheSelectionsOrder() {
-        let partial = PartialRun(wrapping: Silent(), kernel: "k", selected: ["t/1", "t/2", "t/3"])
+        let partial = PartialRun(
+            wrapping: RunRecorder(), kernel: "k", selected: ["t/1", "t/2", "t/3"])
         partial.finished(TestRecord(name: "t/3", outcome: .pass))
         partial.finished(TestRecord(name: "test_progs/x", outcome: .pass))
         partial.finished(TestRecord(name: "t/1", outcome: .fail))

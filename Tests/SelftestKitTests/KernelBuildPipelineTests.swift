@@ -67,7 +67,7 @@ extension NeedsTools {
                 options.tree = fake.url.path
                 options.filter = "storage/sk/*"
                 options.cacheDirectory = cache.root
-                let recorder = KBuildRunRecorder()
+                let recorder = RunRecorder()
                 let report = try RunPipeline(options: options, observer: recorder).run()
 
                 let expected = Catalog.all.filter { $0.name.hasPrefix("storage/sk/") }.map(\.name)
@@ -85,9 +85,9 @@ extension NeedsTools {
                 #expect(report.exitCode == 1)
                 #expect(report.accelerator == "none", "no VM was started")
                 #expect(report.phases["kernel-build"] != nil)
-                #expect(recorder.finished.withLock { $0.count } == expected.count)
+                #expect(recorder.live.count == expected.count)
                 #expect(
-                    recorder.notes.withLock { $0 }.contains {
+                    recorder.notes.contains {
                         $0.hasPrefix("kernel build failed after ")
                             && $0.hasSuffix(
                                 "kernel/bpf/bpf_local_storage.c:\(BrokenTree.line): \(BrokenTree.message)"
@@ -169,15 +169,6 @@ extension NeedsTools {
             }
         }
     }
-}
-
-/// Records what the pipeline reports.
-final class KBuildRunRecorder: RunObserver {
-    let notes = Mutex<[String]>([])
-    let finished = Mutex<[TestRecord]>([])
-
-    func note(_ text: String) { notes.withLock { $0.append(text) } }
-    func finished(_ record: TestRecord) { finished.withLock { $0.append(record) } }
 }
 
 /// Records what a build reports.

@@ -83,11 +83,9 @@ public struct RunPipeline: Sendable {
         self.observer = observer
     }
 
-    /// The package's `progs/`, found from this source file's location, so
-    /// `swift run` works from any directory.
+    /// The package's `progs/`.
     public static var defaultProgsDirectory: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("progs")
+        PackageRoot.url.appendingPathComponent("progs")
     }
 
     /// The guest agent built next to the running executable.
