@@ -132,7 +132,7 @@ public struct RunPipeline: Sendable {
         }
         let directory = try RunDirectories.create(in: bench.cache)
         var report = try bench.run(kernel: kernel, in: directory)
-        if let buildSeconds { report.phases["kernel-build"] = buildSeconds }
+        if let buildSeconds { report.phases[RunPhase.kernelBuild.rawValue] = buildSeconds }
         return .ran(report)
     }
 
@@ -146,7 +146,7 @@ public struct RunPipeline: Sendable {
             startedAt: ISO8601DateFormatter().string(from: started))
         report.kernelIdentity = KernelIdentity(
             path: failure.tree, tree: failure.tree, commit: failure.commit)
-        report.phases["kernel-build"] = failure.seconds
+        report.phases[RunPhase.kernelBuild.rawValue] = failure.seconds
         report.records = tests.map {
             TestRecord(name: $0.name, outcome: .buildError, message: failure.message)
         }
@@ -167,7 +167,12 @@ final class PhaseClock: @unchecked Sendable {
         phases.merging(["total": Date().timeIntervalSince(started)]) { _, total in total }
     }
 
-    /// Ends `phase` now; returns its seconds.
+    /// Ends one of a run's phases now; returns its seconds.
+    @discardableResult
+    func end(_ phase: RunPhase) -> Double { end(phase.rawValue) }
+
+    /// Ends `phase` now (a series step's `checkout`, `build`, …); returns
+    /// its seconds.
     @discardableResult
     func end(_ phase: String) -> Double {
         let now = Date()
