@@ -74,6 +74,6 @@ public enum Agent {
             try? body(context)
             return ChildResult(outcome: .pass)
         }
-        return ChildProcess.run(test: test, body: body)
+        return ForkedTest.run(test: test, body: body)
     }
 }

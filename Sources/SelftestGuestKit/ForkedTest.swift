@@ -55,8 +55,9 @@ struct ChildResult {
     }
 }
 
-/// Runs a body in a forked child and waits for it with a bound.
-enum ChildProcess {
+/// Runs a test body in a forked child and waits for it with a bound. (The
+/// host's `ChildProcess` spawns a program; this forks the agent itself.)
+enum ForkedTest {
     static func run(test: PlannedTest, body: TestBody) -> ChildResult {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {

@@ -76,7 +76,7 @@ import Testing
     /// The stream the agent writes on the results port: start comments, the
     /// tests' KTAP, the done comment.
     @Test func startAndDoneCommentsAreReadFromTheStream() throws {
-        let pass = ChildProcess.parse(ChildMessage.verdict(.pass, message: "").line)
+        let pass = ForkedTest.parse(ChildMessage.verdict(.pass, message: "").line)
         let stream =
             "KTAP version 1\n1..2\n" + ResultsComment.start("storage/sk/a")
             + pass.ktap(number: 1, name: "storage/sk/a") + ResultsComment.start("fixture/crash")
