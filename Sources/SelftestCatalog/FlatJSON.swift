@@ -71,20 +71,15 @@ enum FlatJSON {
         mutating func encode(_ value: Bool, forKey key: Key) throws { put(key, "\(value)") }
         mutating func encode(_ value: String, forKey key: Key) throws { put(key, quote(value)) }
         mutating func encode(_ value: Double, forKey key: Key) throws { put(key, "\(value)") }
-        mutating func encode(_ value: Float, forKey key: Key) throws { put(key, "\(value)") }
         mutating func encode(_ value: Int, forKey key: Key) throws { put(key, "\(value)") }
-        mutating func encode(_ value: Int8, forKey key: Key) throws { put(key, "\(value)") }
-        mutating func encode(_ value: Int16, forKey key: Key) throws { put(key, "\(value)") }
-        mutating func encode(_ value: Int32, forKey key: Key) throws { put(key, "\(value)") }
-        mutating func encode(_ value: Int64, forKey key: Key) throws { put(key, "\(value)") }
-        mutating func encode(_ value: UInt, forKey key: Key) throws { put(key, "\(value)") }
-        mutating func encode(_ value: UInt8, forKey key: Key) throws { put(key, "\(value)") }
-        mutating func encode(_ value: UInt16, forKey key: Key) throws { put(key, "\(value)") }
-        mutating func encode(_ value: UInt32, forKey key: Key) throws { put(key, "\(value)") }
-        mutating func encode(_ value: UInt64, forKey key: Key) throws { put(key, "\(value)") }
 
+        /// The other integer types and Float come here.
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-            throw NotFlat(key: key.stringValue)
+            switch value {
+            case let number as any BinaryInteger: put(key, "\(number)")
+            case let number as Float: put(key, "\(number)")
+            default: throw NotFlat(key: key.stringValue)
+            }
         }
 
         mutating func nestedContainer<NestedKey: CodingKey>(
