@@ -37,17 +37,27 @@ let package = Package(
             pkgConfig: "libbpf",
             providers: [.apt(["libbpf-dev", "libelf-dev"])]
         ),
+        // What both test targets share: the tags that say what a test needs,
+        // and an observer that keeps what a run says.
+        .target(
+            name: "SelftestTestSupport",
+            dependencies: ["SelftestKit"],
+            path: "Tests/SelftestTestSupport"
+        ),
         .testTarget(
             name: "SelftestKitTests",
             dependencies: [
-                "SelftestKit", "SelftestCatalog", "SelftestGuestKit",
+                "SelftestKit", "SelftestCatalog", "SelftestGuestKit", "SelftestTestSupport",
                 .product(name: "Yams", package: "Yams"),
             ],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["SelftestKit", "SelftestCatalog", "SelftestGuest", "SelftestRunner"]
+            dependencies: [
+                "SelftestKit", "SelftestCatalog", "SelftestGuest", "SelftestRunner",
+                "SelftestTestSupport",
+            ]
         ),
     ]
 )

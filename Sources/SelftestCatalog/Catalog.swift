@@ -29,7 +29,8 @@ public struct TestSpec: Sendable, Hashable, Codable {
     public var arguments: [String] = []
 
     public init(
-        _ name: String, _ summary: String, object: String? = nil, timeoutSeconds: Int = 30,
+        _ name: String, _ summary: String, object: String? = nil,
+        timeoutSeconds: Int = Self.defaultTimeoutSeconds,
         expectedSeconds: Double? = nil, isFixture: Bool = false, optInPrefix: String? = nil
     ) {
         self.name = name
@@ -40,6 +41,9 @@ public struct TestSpec: Sendable, Hashable, Codable {
         self.isFixture = isFixture
         self.optInPrefix = optInPrefix ?? (isFixture ? "fixture" : nil)
     }
+
+    /// The bound of a test that sets none (and of a plan line without one).
+    public static let defaultTimeoutSeconds = 30
 
     /// What a test without a measured `expectedSeconds` is taken to run.
     public static let typicalSeconds = 0.5

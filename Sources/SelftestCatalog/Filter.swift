@@ -8,7 +8,7 @@ public struct TestFilter: Sendable, Equatable {
 
     public init(_ expression: String?) {
         patterns = (expression ?? "").split(separator: ",").map {
-            String($0).trimmingSpaces()
+            String($0.trimming(" "))
         }.filter { !$0.isEmpty }
     }
 
@@ -55,14 +55,5 @@ public enum Glob {
         default:
             return t.first == first && matches(p.dropFirst(), t.dropFirst())
         }
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
-        return String(s)
     }
 }

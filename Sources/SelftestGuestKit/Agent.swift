@@ -8,56 +8,34 @@ public typealias TestBody = @Sendable (TestContext) throws -> Void
 /// child with a bound, write KTAP to the results port and a start/end marker
 /// for each test to `/dev/kmsg`.
 public enum Agent {
-    /// One line of the plan the host put in the image: `name<TAB>timeout`,
-    /// then for a test_progs entry `<TAB>` and its arguments, separated by
-    /// U+001F.
-    struct PlannedTest {
-        var name: String
-        var timeoutSeconds: Int
-        var arguments: [String] = []
-    }
-
     public static func main(arguments: [String]) -> Int32 {
         let planPath = arguments.count > 1 ? arguments[1] : "/selftests/plan"
         guard let planText = FD.readFile(planPath) else {
             FD.writeAll(2, "selftests-guest: cannot read plan \(planPath)\n")
             return 2
         }
-        let plan = parsePlan(planText)
+        let plan = PlannedTest.parse(plan: planText)
         let out = openResultsPort()
         let kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC)
         signal(SIGPIPE, SIG_IGN)
 
         FD.writeAll(out, "KTAP version 1\n1..\(plan.count)\n")
         for (index, test) in plan.enumerated() {
-            FD.writeAll(out, "# start \(test.name)\n")
-            mark(kmsg, "start", test.name)
+            FD.writeAll(out, ResultsComment.start(test.name))
+            mark(kmsg, .start, test.name)
             if test.name.hasPrefix("test_progs/") {
                 let closing = TestProgsRunner.run(test, number: index + 1, out: out)
-                mark(kmsg, "end", test.name)
+                mark(kmsg, .end, test.name)
                 FD.writeAll(out, closing)
                 continue
             }
             let result = run(test)
-            mark(kmsg, "end", test.name)
+            mark(kmsg, .end, test.name)
             FD.writeAll(out, result.ktap(number: index + 1, name: test.name))
         }
-        FD.writeAll(out, "# selftests: done\n")
+        FD.writeAll(out, ResultsComment.doneLine)
         fsync(out)
         return 0
-    }
-
-    static func parsePlan(_ text: String) -> [PlannedTest] {
-        text.split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: "\t")
-            guard let name = fields.first, !name.isEmpty else { return nil }
-            let timeout = fields.count > 1 ? Int(fields[1]) ?? 30 : 30
-            let arguments =
-                fields.count > 2
-                ? fields[2].split(separator: "\u{1F}").map(String.init) : []
-            return PlannedTest(
-                name: String(name), timeoutSeconds: timeout, arguments: arguments)
-        }
     }
 
     /// The virtio-serial port named `selftests.results`, or stdout when the
@@ -71,7 +49,8 @@ public enum Agent {
                 String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
             }
             guard port.hasPrefix("vport"),
-                FD.readFile("\(dir)/\(port)/name")?.trimmingNewline() == "selftests.results"
+                FD.readFile("\(dir)/\(port)/name")?.trimming("\n\r ", leading: false)
+                    == "selftests.results"
             else { continue }
             let fd = open("/dev/\(port)", O_WRONLY | O_CLOEXEC)
             if fd >= 0 { return fd }
@@ -80,8 +59,8 @@ public enum Agent {
     }
 
     /// Marker lines that let the host pin a kernel splat on the running test.
-    static func mark(_ kmsg: Int32, _ what: String, _ name: String) {
-        if kmsg >= 0 { FD.writeAll(kmsg, "<5>selftests: \(what) \(name)\n") }
+    static func mark(_ kmsg: Int32, _ kind: TestMarker.Kind, _ name: String) {
+        if kmsg >= 0 { FD.writeAll(kmsg, TestMarker(kind, name).kmsgRecord) }
     }
 
     static func run(_ test: PlannedTest) -> ChildResult {
@@ -95,14 +74,6 @@ public enum Agent {
             try? body(context)
             return ChildResult(outcome: .pass)
         }
-        return ChildProcess.run(test: test, body: body)
-    }
-}
-
-extension String {
-    func trimmingNewline() -> String {
-        var s = Substring(self)
-        while s.last == "\n" || s.last == "\r" || s.last == " " { s = s.dropLast() }
-        return String(s)
+        return ForkedTest.run(test: test, body: body)
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import SelftestCatalog
 
 /// A system call that failed: which call, and its errno.
 public struct SystemCallError: Error, CustomStringConvertible {
@@ -108,7 +109,7 @@ enum Libc {
     private static func cpuList(_ path: String) -> [Int] {
         guard let text = FD.readFile(path) else { return [0] }
         var cpus: [Int] = []
-        for part in text.trimmingNewline().split(separator: ",") {
+        for part in text.trimming("\n\r ", leading: false).split(separator: ",") {
             let bounds = part.split(separator: "-").compactMap { Int($0) }
             if let low = bounds.first { cpus += Array(low...(bounds.last ?? low)) }
         }

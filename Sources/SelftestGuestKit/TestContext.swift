@@ -1,4 +1,5 @@
 import Glibc
+import SelftestCatalog
 
 /// Thrown by a test body to end it with a verdict other than pass.
 public enum TestStop: Error {
@@ -29,7 +30,7 @@ public struct TestContext {
     /// A diagnostic line that ends up in KTAP (`# ...`) and in the report.
     public func log(_ message: String) {
         for line in message.split(separator: "\n", omittingEmptySubsequences: false) {
-            ChildChannel.send(fd: out, kind: "diag", text: String(line))
+            ChildChannel.send(fd: out, .diagnostic(String(line)))
         }
     }
 
@@ -59,13 +60,13 @@ public struct TestContext {
         let name = caseName.replacingOccurrences(of: " ", with: "_")
         do {
             try body()
-            ChildChannel.send(fd: out, kind: "case", text: "pass \(name)")
+            ChildChannel.send(fd: out, .caseVerdict(.pass, name: name, message: ""))
         } catch TestStop.skip(let reason) {
-            ChildChannel.send(fd: out, kind: "case", text: "skip \(name) \(reason)")
+            ChildChannel.send(fd: out, .caseVerdict(.skip, name: name, message: reason))
         } catch TestStop.fail(let message) {
-            ChildChannel.send(fd: out, kind: "case", text: "fail \(name) \(message)")
+            ChildChannel.send(fd: out, .caseVerdict(.fail, name: name, message: message))
         } catch {
-            ChildChannel.send(fd: out, kind: "case", text: "fail \(name) \(error)")
+            ChildChannel.send(fd: out, .caseVerdict(.fail, name: name, message: "\(error)"))
         }
     }
 
@@ -100,11 +101,10 @@ public enum Clock {
     }
 }
 
-/// The line protocol between a test's child process and the agent.
+/// The pipe from a test's child process to the agent.
 enum ChildChannel {
-    static func send(fd: Int32, kind: String, text: String) {
-        let clean = text.replacingNewlines()
-        FD.writeAll(fd, "\(kind) \(clean)\n")
+    static func send(fd: Int32, _ message: ChildMessage) {
+        FD.writeAll(fd, message.line)
     }
 }
 
@@ -113,11 +113,6 @@ extension String {
         String(map { $0 == target ? replacement : $0 })
     }
 
-    /// Newlines become U+001F so one message stays one protocol line; the
-    /// agent splits them back into lines.
-    func replacingNewlines() -> String {
-        String(map { $0 == "\n" || $0 == "\r" ? "\u{1F}" : $0 })
-    }
 }
 
 /// Small helpers over raw file descriptors.

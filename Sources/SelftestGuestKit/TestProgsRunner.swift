@@ -1,4 +1,5 @@
 import Glibc
+import SelftestCatalog
 
 /// Runs one planned entry of the tree's own `test_progs` (`test_progs/<test>`)
 /// and passes what it prints to the host line by line, as KTAP diagnostics:
@@ -14,20 +15,20 @@ enum TestProgsRunner {
     /// Runs the entry, relaying its lines as they come; returns the KTAP
     /// that closes it (its end, duration and result line), which the agent
     /// writes after the test's end marker.
-    static func run(_ test: Agent.PlannedTest, number: Int, out: Int32) -> String {
+    static func run(_ test: PlannedTest, number: Int, out: Int32) -> String {
         let start = Clock.now()
         let end = execute(test, out: out)
         let seconds = Clock.now() - start
         // The host decides the verdict from the lines; `ok`/`not ok` is for a
         // reader of the raw KTAP.
         let result = end == "exit 0" ? "ok" : "not ok"
-        return "# tp-end: \(end)\n# duration_ms: \(Int(seconds * 1000))\n"
+        return "# \(ResultsComment.testProgsEnd)\(end)\n# duration_ms: \(Int(seconds * 1000))\n"
             + "\(result) \(number) \(test.name)\n"
     }
 
     /// Runs test_progs with the entry's arguments in its directory, relaying
     /// its output; returns how it ended, in the `tp-end:` form.
-    private static func execute(_ test: Agent.PlannedTest, out: Int32) -> String {
+    private static func execute(_ test: PlannedTest, out: Int32) -> String {
         let binary = "\(directory)/test_progs"
         guard access(binary, X_OK) == 0 else {
             return "not-started the guest image has no \(binary)"
@@ -96,6 +97,6 @@ enum TestProgsRunner {
     private static func send(_ line: [UInt8], to out: Int32) {
         var text = String(decoding: line, as: UTF8.self)
         if text.last == "\r" { text.removeLast() }
-        FD.writeAll(out, "# tp| \(text)\n")
+        FD.writeAll(out, "# \(ResultsComment.testProgsLine)\(text)\n")
     }
 }

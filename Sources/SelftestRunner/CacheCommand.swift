@@ -45,9 +45,7 @@ extension Selftests.CacheCommand {
             let usage = CacheUsage.measure(
                 cache, imagesMax: try CachePruner.automaticImagesMax())
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(usage), as: UTF8.self))
+                print(String(decoding: try DocumentJSON.data(usage), as: UTF8.self), terminator: "")
             } else {
                 print(usage.text)
             }

@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -6,7 +7,7 @@ import Testing
 /// `selftests cache` and `cache prune`, through the built binary, on a
 /// cache made for the test (nothing boots).
 extension VirtualMachineSuites {
-    @Suite struct CacheCommandTests {
+    @Suite(.tags(.unit)) struct CacheCommandTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent(
             "cache-command-\(UUID().uuidString)")
 

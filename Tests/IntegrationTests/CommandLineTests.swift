@@ -1,11 +1,12 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// The `selftests` executable itself: exit codes, messages, Ctrl-C.
 extension VirtualMachineSuites {
-    @Suite struct CommandLineTests {
+    @Suite(.tags(.vm)) struct CommandLineTests {
         static var binary: String {
             let me =
                 (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""

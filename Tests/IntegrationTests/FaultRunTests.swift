@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -6,19 +7,12 @@ import Testing
 /// Real runs that go wrong on purpose: each fault gets its own outcome or
 /// typed error, fast, with nothing left running.
 extension VirtualMachineSuites {
-    @Suite struct FaultRunTests {
-        final class Recorder: RunObserver, @unchecked Sendable {
-            // @unchecked: the pipeline calls it from one thread at a time.
-            var notes: [String] = []
-            func note(_ text: String) { notes.append(text) }
-            func finished(_ record: TestRecord) {}
-        }
-
+    @Suite(.tags(.vm)) struct FaultRunTests {
         func run(_ filter: String, _ adjust: (inout RunOptions) -> Void) throws -> RunReport {
             var options = RunOptions()
             options.filter = filter
             adjust(&options)
-            let report = try RunPipeline(options: options, observer: Recorder()).run()
+            let report = try RunPipeline(options: options, observer: RunRecorder()).run()
             let artifacts = try #require(report.artifactsDirectory)
             #expect(qemuProcesses(using: artifacts).isEmpty, "a QEMU process outlived the run")
             return report
@@ -88,7 +82,7 @@ extension VirtualMachineSuites {
             options.accelerator = .kvm
             options.cacheDirectory = cache
             let error = try #require(throws: SelftestError.self) {
-                try RunPipeline(options: options, observer: Recorder()).run()
+                try RunPipeline(options: options, observer: RunRecorder()).run()
             }
             #expect(error.kind == .environment)
             #expect(error.domain == .machine)

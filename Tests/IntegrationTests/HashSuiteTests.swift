@@ -1,4 +1,5 @@
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -6,7 +7,7 @@ import Testing
 extension VirtualMachineSuites {
     /// The hash map suite on the default kernel: every test passes, and
     /// each reports one case per map variant.
-    @Suite struct HashSuiteTests {
+    @Suite(.tags(.vm)) struct HashSuiteTests {
         /// The cases each test must report, by test name.
         static let cases: [String: [String]] = {
             let all = [
@@ -39,7 +40,7 @@ extension VirtualMachineSuites {
         @Test func everyHashTestPassesWithOneCasePerVariant() throws {
             var options = RunOptions()
             options.filter = "hash/*"
-            let report = try RunPipeline(options: options, observer: SilentObserver()).run()
+            let report = try RunPipeline(options: options, observer: RunRecorder()).run()
             let artifacts = try #require(report.artifactsDirectory)
             #expect(qemuProcesses(using: artifacts).isEmpty, "a QEMU process outlived the run")
 

@@ -1,5 +1,6 @@
 import Foundation
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -15,7 +16,7 @@ extension VirtualMachineSuites {
     /// a real git checkout of the same commit, whose build directory the
     /// series and bisect tests then reuse, so CI builds the kernel from
     /// scratch once, not once per tree path.
-    @Suite struct KernelBuildTests {
+    @Suite(.tags(.kernelBuild, .vm)) struct KernelBuildTests {
         /// What the build and the run told their observers.
         final class Recorder: KernelBuildObserver, RunObserver, @unchecked Sendable {
             // @unchecked: every field is behind the lock (make's output is

@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -7,7 +8,7 @@ import Testing
 /// pass in the guest, and the command prints the table and writes the CSV,
 /// JSON and chart from their measurements.
 extension VirtualMachineSuites {
-    @Suite struct MemorySuiteTests {
+    @Suite(.tags(.vm)) struct MemorySuiteTests {
         func selftests(_ arguments: [String]) throws -> CommandResult {
             try SystemRunner().run(Command(CommandLineTests.binary, arguments), timeout: 900)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -8,7 +9,7 @@ import Testing
 /// the runner started (its descendants in /proc), ends the runner, and
 /// checks by those PIDs that none outlives it.
 extension VirtualMachineSuites {
-    @Suite struct ProcessLifetimeTests {
+    @Suite(.tags(.vm)) struct ProcessLifetimeTests {
         /// SIGKILL cannot be handled: the orphan guard takes QEMU down.
         /// SIGHUP and SIGTERM are handled like Ctrl-C.
         @Test(arguments: [SIGKILL, SIGHUP, SIGTERM])

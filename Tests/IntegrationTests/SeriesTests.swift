@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -9,7 +10,7 @@ extension VirtualMachineSuites {
     /// bpf-minimal build the kernel-build test makes, so each step is
     /// incremental), booted under TCG, one patch really breaking what
     /// `storage/sk/omem_charge_delete` checks.
-    @Suite struct SeriesTests {
+    @Suite(.tags(.kernelBuild, .vm)) struct SeriesTests {
         static let filter = "storage/sk/omem_charge_delete,storage/sk/user_update_flags"
         static let broken = "storage/sk/omem_charge_delete"
 

@@ -1,5 +1,6 @@
 import Foundation
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -7,7 +8,7 @@ import Testing
 extension VirtualMachineSuites {
     /// The local storage suite on the default kernel in a real VM: every
     /// test passes, or skips because the kernel lacks what it needs.
-    @Suite struct StorageSuiteTests {
+    @Suite(.tags(.vm)) struct StorageSuiteTests {
         /// Reasons a storage test may skip for: a probe found the feature
         /// missing. Anything else is a broken test.
         static let skipReasons = ["kernel lacks ", "the BPF LSM is not active"]
@@ -15,7 +16,7 @@ extension VirtualMachineSuites {
         @Test func storageSuitePassesOrSkipsForAMissingFeature() throws {
             var options = RunOptions()
             options.filter = "storage/*"
-            let report = try RunPipeline(options: options, observer: SilentObserver()).run()
+            let report = try RunPipeline(options: options, observer: RunRecorder()).run()
             let artifacts = try #require(report.artifactsDirectory)
             #expect(qemuProcesses(using: artifacts).isEmpty, "a QEMU process outlived the run")
 

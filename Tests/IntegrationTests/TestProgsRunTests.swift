@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -10,7 +11,7 @@ extension VirtualMachineSuites {
     /// kernel beside one of our tests; then the same with a commit whose
     /// `prog_tests/sk_storage_omem_uncharge.c` expects what the kernel does
     /// not do, which must come back `fail` with test_progs' own words.
-    @Suite struct TestProgsRunTests {
+    @Suite(.tags(.kernelBuild, .vm)) struct TestProgsRunTests {
         static let selection = "sk_storage_omem_uncharge,task_local_storage/sys_enter_exit"
 
         /// A commit on `base`, made with a scratch index in the repository's
@@ -44,7 +45,7 @@ extension VirtualMachineSuites {
             options.tree = tree.path
             options.filter = "storage/sk/user_update_flags"
             options.testProgs = Self.selection
-            let report = try RunPipeline(options: options, observer: SilentObserver()).run()
+            let report = try RunPipeline(options: options, observer: RunRecorder()).run()
             let artifacts = try #require(report.artifactsDirectory, "the VM did not run")
             #expect(qemuProcesses(using: artifacts).isEmpty, "a QEMU process outlived the run")
             return report
@@ -101,10 +102,4 @@ extension VirtualMachineSuites {
             restore.close()
         }
     }
-}
-
-/// Collects nothing: the report carries every record.
-struct SilentObserver: RunObserver {
-    func note(_ text: String) {}
-    func finished(_ record: TestRecord) {}
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -10,28 +11,19 @@ import Testing
 /// Real runs: the default kernel in QEMU (TCG on this kind of machine),
 /// the guest agent, libbpf. Each checks that it left no QEMU behind.
 extension VirtualMachineSuites {
-    @Suite struct VMRunTests {
-        final class Recorder: RunObserver, @unchecked Sendable {
-            // @unchecked: the pipeline calls it from one thread at a time
-            // (several guests' calls are serialized).
-            var notes: [String] = []
-            var live: [TestRecord] = []
-            func note(_ text: String) { notes.append(text) }
-            func finished(_ record: TestRecord) { live.append(record) }
-        }
-
+    @Suite(.tags(.vm)) struct VMRunTests {
         /// `jobs`: one guest unless said, so that a fault's test is followed,
         /// in the same guest, by the next (the re-boot these tests prove);
         /// nil is the default (`--jobs` not given).
         func run(
             _ filter: String?, grace: Double = 15, bootTimeout: Double = 60, jobs: Int? = 1
-        ) throws -> (RunReport, Recorder) {
+        ) throws -> (RunReport, RunRecorder) {
             var options = RunOptions()
             options.filter = filter
             options.watchdogGrace = grace
             options.bootTimeout = bootTimeout
             options.jobs = jobs
-            let recorder = Recorder()
+            let recorder = RunRecorder()
             let report = try RunPipeline(options: options, observer: recorder).run()
             let artifacts = try #require(report.artifactsDirectory)
             #expect(qemuProcesses(using: artifacts).isEmpty, "a QEMU process outlived the run")

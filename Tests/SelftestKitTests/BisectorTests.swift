@@ -1,11 +1,12 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// Bisect step choice: real `git bisect` in a real worktree, scripted
 /// builds and verdicts.
-@Suite struct BisectorTests {
+@Suite(.tags(.unit)) struct BisectorTests {
     static let test = "storage/sk/omem_charge_delete"
 
     /// A repository of `count` commits after the base; returns them oldest first.

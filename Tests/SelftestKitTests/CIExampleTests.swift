@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 import Yams
 
@@ -6,7 +7,7 @@ import Yams
 
 /// The example CI files run as they are: valid YAML, only the README's
 /// commands, and shard lists that match what `--shard` and `merge` take.
-@Suite struct CIExampleTests {
+@Suite(.tags(.unit)) struct CIExampleTests {
     static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("ci/examples")

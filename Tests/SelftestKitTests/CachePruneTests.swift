@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -38,7 +39,7 @@ struct CacheFixture: ~Copyable {
     }
 }
 
-@Suite struct CachePruneTests {
+@Suite(.tags(.unit)) struct CachePruneTests {
     /// The least recently used go first, by the marker a run touches, not
     /// by when the image was written.
     @Test func leastRecentlyUsedImagesGoFirst() throws {

@@ -1,11 +1,12 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// A cache that cannot be written is refused up front, as what it is; a
 /// full filesystem met later is said, and leaves no half-written entry.
-@Suite final class CacheSpaceTests {
+@Suite(.tags(.unit)) final class CacheSpaceTests {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
         "cache-space-\(UUID())")
 

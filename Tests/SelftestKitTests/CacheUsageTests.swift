@@ -1,9 +1,10 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
-@Suite struct ByteSizeTests {
+@Suite(.tags(.unit)) struct ByteSizeTests {
     @Test(arguments: [
         ("0", Int64(0)), ("4096", 4096), ("500M", 500 << 20), ("2G", 2 << 30),
         ("2g", 2 << 30), ("1.5GiB", 3 << 29), ("64KB", 64 << 10), ("1T", 1 << 40),
@@ -42,7 +43,7 @@ import Testing
     }
 }
 
-@Suite struct DiskUsageTests {
+@Suite(.tags(.unit)) struct DiskUsageTests {
     private func scratch() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
             "disk-usage-\(UUID().uuidString)")

@@ -1,11 +1,12 @@
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestGuestKit
 
 /// The host's catalog and the guest's bodies must name the same tests, or a
 /// test would be listed and never run, or run and never be reported.
-@Suite struct CatalogConsistencyTests {
+@Suite(.tags(.unit)) struct CatalogConsistencyTests {
     @Test func everyCatalogTestHasAGuestBody() {
         // fixture/build_error never reaches the guest: its program fails to compile.
         let hostOnly: Set<String> = ["fixture/build_error"]

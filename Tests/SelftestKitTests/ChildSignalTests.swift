@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -7,7 +8,7 @@ import Testing
 /// when spawned from a thread that blocks it in a process that ignores it
 /// (as the runner's Dispatch threads and interrupt handler do): otherwise
 /// the SIGTERM that lets make delete half-written targets does nothing.
-@Suite(.serialized) struct ChildSignalTests {
+@Suite(.serialized, .tags(.unit)) struct ChildSignalTests {
     @Test func aChildCanBeStoppedBySIGTERMWhateverItsParentBlocks() throws {
         let previous = signal(SIGTERM, SIG_IGN)
         defer { signal(SIGTERM, previous) }

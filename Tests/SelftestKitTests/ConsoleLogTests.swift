@@ -1,7 +1,8 @@
 import SelftestKit
+import SelftestTestSupport
 import Testing
 
-struct ConsoleLogTests {
+@Suite(.tags(.unit)) struct ConsoleLogTests {
     static func log(_ name: String) throws -> ConsoleLog {
         ConsoleLog.parse(try ParserFixture.text("console/\(name)"))
     }

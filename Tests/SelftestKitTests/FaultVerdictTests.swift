@@ -1,11 +1,12 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// The guest out of memory, the run's bound spent, a crash, QEMU killed:
 /// each gets its own outcome and evidence, from real captured consoles.
-struct FaultVerdictTests {
+@Suite(.tags(.unit)) struct FaultVerdictTests {
     static let largeTests = [
         "memory/large/published", "memory/large/hash", "memory/large/array",
         "memory/large/storage",

@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Synchronization
 import Testing
 
@@ -28,7 +29,7 @@ final class RecordingRunner: CommandRunning {
     }
 }
 
-@Suite struct GitTests {
+@Suite(.tags(.unit)) struct GitTests {
     static let tree = URL(fileURLWithPath: "/src/linux")
 
     @Test func everyCommandRunsInItsTreeWithHooksOffAndEnglishMessages() throws {

@@ -1,12 +1,13 @@
 import SelftestKit
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestGuestKit
 
 /// What the guest agent writes, the host must read back unchanged.
-@Suite struct GuestKTAPRoundTripTests {
+@Suite(.tags(.unit)) struct GuestKTAPRoundTripTests {
     @Test func multiLineMessagesKeepTheirLinesForTestsAndCases() throws {
-        let child = ChildProcess.parse(
+        let child = ForkedTest.parse(
             """
             diag optmem: baseline 0
             case pass HASH
@@ -30,7 +31,7 @@ import Testing
     }
 
     @Test func skipReasonsAndTimeoutsSurvive() throws {
-        var skip = ChildProcess.parse("result skip BPF LSM is not enabled (lsm= lacks bpf)\n")
+        var skip = ForkedTest.parse("result skip BPF LSM is not enabled (lsm= lacks bpf)\n")
         skip.seconds = 0.25
         let timeout = ChildResult(outcome: .timeout, message: ["no result after the bound"])
         let ktap =

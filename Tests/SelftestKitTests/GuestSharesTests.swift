@@ -1,11 +1,12 @@
 import Foundation
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// `--jobs`: how many guests, and which tests each runs.
-@Suite struct GuestSharesTests {
+@Suite(.tags(.unit)) struct GuestSharesTests {
     static let suite = TestFilter(nil).select(from: Catalog.all)
 
     static func load(_ share: [TestSpec]) -> Double { share.map(\.expectedSeconds).reduce(0, +) }
@@ -150,14 +151,10 @@ import Testing
 
 /// An interrupted run's report with several guests, which finish tests out
 /// of the selection's order: the selection's order still, not-run between.
-@Suite struct PartialRunOrderTests {
-    struct Silent: RunObserver {
-        func note(_ text: String) {}
-        func finished(_ record: TestRecord) {}
-    }
-
+@Suite(.tags(.unit)) struct PartialRunOrderTests {
     @Test func finishedOutOfOrderIsReportedInTheSelectionsOrder() {
-        let partial = PartialRun(wrapping: Silent(), kernel: "k", selected: ["t/1", "t/2", "t/3"])
+        let partial = PartialRun(
+            wrapping: RunRecorder(), kernel: "k", selected: ["t/1", "t/2", "t/3"])
         partial.finished(TestRecord(name: "t/3", outcome: .pass))
         partial.finished(TestRecord(name: "test_progs/x", outcome: .pass))
         partial.finished(TestRecord(name: "t/1", outcome: .fail))

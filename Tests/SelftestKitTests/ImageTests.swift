@@ -1,37 +1,11 @@
 import Foundation
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
-@Suite struct CPIOWriterTests {
-    /// The archive is read back by the system's cpio, the same format the
-    /// kernel's initramfs unpacker reads.
-    @Test func systemCpioListsEveryEntry() throws {
-        var cpio = CPIOWriter()
-        cpio.directory("bin")
-        cpio.file("bin/agent", contents: Data("#!/bin/sh\n".utf8), mode: 0o755)
-        cpio.symlink("bin/sh", target: "busybox")
-        cpio.characterDevice("dev/console", major: 5, minor: 1)
-        cpio.file("odd", contents: Data([1, 2, 3]))
-        let data = cpio.finish()
-        #expect(data.count % 4 == 0)
-
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cpio-\(UUID())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let archive = dir.appendingPathComponent("a.cpio")
-        try data.write(to: archive)
-        let listing = try SystemRunner().run(
-            Command("cpio", ["-itv", "-F", archive.path]), timeout: 30)
-        #expect(listing.succeeded, "\(listing.stderrText)")
-        let lines = listing.stdoutText.split(separator: "\n")
-        #expect(lines.count == 5)
-        #expect(lines.contains { $0.hasPrefix("-rwxr-xr-x") && $0.hasSuffix("bin/agent") })
-        #expect(lines.contains { $0.hasPrefix("lrwxrwxrwx") && $0.hasSuffix("bin/sh -> busybox") })
-        #expect(lines.contains { $0.hasPrefix("crw-------") && $0.hasSuffix("dev/console") })
-    }
-
+@Suite(.tags(.unit)) struct CPIOWriterTests {
     @Test func planArchiveCarriesNamesAndBounds() throws {
         var entry = TestSpec("test_progs/hashmap", "upstream", timeoutSeconds: 300)
         entry.arguments = ["-a", "hashmap/generic", "-d", "@/test_progs/deny"]
@@ -50,7 +24,40 @@ import Testing
     }
 }
 
-@Suite struct LddTests {
+extension NeedsTools {
+    @Suite(.tags(.needsTools)) struct SystemCpioTests {
+        /// The archive is read back by the system's cpio, the same format the
+        /// kernel's initramfs unpacker reads.
+        @Test func systemCpioListsEveryEntry() throws {
+            var cpio = CPIOWriter()
+            cpio.directory("bin")
+            cpio.file("bin/agent", contents: Data("#!/bin/sh\n".utf8), mode: 0o755)
+            cpio.symlink("bin/sh", target: "busybox")
+            cpio.characterDevice("dev/console", major: 5, minor: 1)
+            cpio.file("odd", contents: Data([1, 2, 3]))
+            let data = cpio.finish()
+            #expect(data.count % 4 == 0)
+
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "cpio-\(UUID())")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let archive = dir.appendingPathComponent("a.cpio")
+            try data.write(to: archive)
+            let listing = try SystemRunner().run(
+                Command("cpio", ["-itv", "-F", archive.path]), timeout: 30)
+            #expect(listing.succeeded, "\(listing.stderrText)")
+            let lines = listing.stdoutText.split(separator: "\n")
+            #expect(lines.count == 5)
+            #expect(lines.contains { $0.hasPrefix("-rwxr-xr-x") && $0.hasSuffix("bin/agent") })
+            #expect(
+                lines.contains { $0.hasPrefix("lrwxrwxrwx") && $0.hasSuffix("bin/sh -> busybox") })
+            #expect(lines.contains { $0.hasPrefix("crw-------") && $0.hasSuffix("dev/console") })
+        }
+    }
+}
+
+@Suite(.tags(.unit)) struct LddTests {
     @Test func closureFromRealLddOutput() throws {
         let url = try #require(
             Bundle.module.url(forResource: "Fixtures/ldd-selftests-guest", withExtension: "txt"))

@@ -1,5 +1,6 @@
 import Foundation
 import SelftestKit
+import SelftestTestSupport
 import Testing
 
 /// Reads the captured parser fixtures (`Fixtures/ktap`, `Fixtures/console`).
@@ -14,7 +15,7 @@ enum ParserFixture {
     }
 }
 
-struct KTAPParserTests {
+@Suite(.tags(.unit)) struct KTAPParserTests {
     @Test func specNestedExampleHasTwoSubtestsAndTheParentDiagnostic() throws {
         let document = try ParserFixture.ktap("spec-nested.ktap")
         #expect(document.hasVersionLine)

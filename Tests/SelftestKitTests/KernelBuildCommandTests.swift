@@ -1,10 +1,11 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// The commands a build runs, the directory it keeps, and the default tree.
-@Suite struct KernelBuildCommandTests {
+@Suite(.tags(.unit)) struct KernelBuildCommandTests {
     let tree = URL(fileURLWithPath: "/src/linux")
     let output = URL(fileURLWithPath: "/cache/kbuild/linux-bpf-minimal-0123/out")
 
@@ -104,52 +105,58 @@ import Testing
                 && e?.message.contains("no Makefile") == false
         }
     }
+}
 
-    /// A small tarball stands in for Debian's: the same steps, in seconds.
-    @Test func theDefaultTreeIsUnpackedOnceAsOneCommitWithAStableId() throws {
-        let work = FileManager.default.temporaryDirectory
-            .appendingPathComponent("selftests-source-\(getpid())-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: work) }
-        let top = work.appendingPathComponent("content/linux-source-9.9")
-        try FileManager.default.createDirectory(
-            at: top.appendingPathComponent("kernel/bpf"), withIntermediateDirectories: true)
-        try Data("obj-y += core.o\n".utf8).write(
-            to: top.appendingPathComponent("kernel/bpf/Makefile"))
-        // The kernel's .gitignore names generated files; the tarball's copy of one is kept.
-        try Data("*.o\n".utf8).write(to: top.appendingPathComponent(".gitignore"))
-        try Data([0x7f]).write(to: top.appendingPathComponent("kernel/bpf/shipped.o"))
-        let tarball = work.appendingPathComponent("linux-source-9.9.tar.xz").path
-        let tar = try SystemRunner().run(
-            Command(
-                "tar",
-                [
-                    "-cJf", tarball, "-C", work.appendingPathComponent("content").path,
-                    "linux-source-9.9",
-                ]))
-        try #require(tar.succeeded, "tar: \(tar.stderrText)")
+extension NeedsTools {
+    /// The default tree from a tarball, unpacked by tar and xz.
+    @Suite(.tags(.needsTools)) struct KernelSourceTests {
+        /// A small tarball stands in for Debian's: the same steps, in seconds.
+        @Test func theDefaultTreeIsUnpackedOnceAsOneCommitWithAStableId() throws {
+            let work = FileManager.default.temporaryDirectory
+                .appendingPathComponent("selftests-source-\(getpid())-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: work) }
+            let top = work.appendingPathComponent("content/linux-source-9.9")
+            try FileManager.default.createDirectory(
+                at: top.appendingPathComponent("kernel/bpf"), withIntermediateDirectories: true)
+            try Data("obj-y += core.o\n".utf8).write(
+                to: top.appendingPathComponent("kernel/bpf/Makefile"))
+            // The kernel's .gitignore names generated files; the tarball's copy of one is kept.
+            try Data("*.o\n".utf8).write(to: top.appendingPathComponent(".gitignore"))
+            try Data([0x7f]).write(to: top.appendingPathComponent("kernel/bpf/shipped.o"))
+            let tarball = work.appendingPathComponent("linux-source-9.9.tar.xz").path
+            let tar = try SystemRunner().run(
+                Command(
+                    "tar",
+                    [
+                        "-cJf", tarball, "-C", work.appendingPathComponent("content").path,
+                        "linux-source-9.9",
+                    ]))
+            try #require(tar.succeeded, "tar: \(tar.stderrText)")
 
-        var ids: [String] = []
-        for name in ["one", "two"] {
-            let cache = Cache(root: work.appendingPathComponent(name))
-            let (tree, created) = try KernelSource.ensure(tarball: tarball, cache: cache)
-            #expect(created)
-            #expect(tree.path == work.path + "/\(name)/src/linux-source-9.9")
-            let log = try SystemRunner().run(
-                Command("git", ["-C", tree.path, "log", "--format=%H %an"]))
-            let lines = log.stdoutText.split(separator: "\n")
-            #expect(lines.count == 1, "one commit: \(log.stdoutText)")
-            ids.append(String(lines.first ?? ""))
-            let files = try SystemRunner().run(Command("git", ["-C", tree.path, "ls-files"]))
-            #expect(files.stdoutText == ".gitignore\nkernel/bpf/Makefile\nkernel/bpf/shipped.o\n")
-            #expect(try KernelSource.ensure(tarball: tarball, cache: cache).created == false)
-        }
-        #expect(ids[0] == ids[1], "the same tarball gives the same commit")
-        #expect(ids[0].hasSuffix(" selftests"))
-        #expect {
-            try KernelSource.ensure(
-                tarball: work.path + "/missing.tar.xz", cache: Cache(root: work))
-        } throws: { error in
-            (error as? SelftestError)?.fix?.contains("linux-source-6.12") == true
+            var ids: [String] = []
+            for name in ["one", "two"] {
+                let cache = Cache(root: work.appendingPathComponent(name))
+                let (tree, created) = try KernelSource.ensure(tarball: tarball, cache: cache)
+                #expect(created)
+                #expect(tree.path == work.path + "/\(name)/src/linux-source-9.9")
+                let log = try SystemRunner().run(
+                    Command("git", ["-C", tree.path, "log", "--format=%H %an"]))
+                let lines = log.stdoutText.split(separator: "\n")
+                #expect(lines.count == 1, "one commit: \(log.stdoutText)")
+                ids.append(String(lines.first ?? ""))
+                let files = try SystemRunner().run(Command("git", ["-C", tree.path, "ls-files"]))
+                #expect(
+                    files.stdoutText == ".gitignore\nkernel/bpf/Makefile\nkernel/bpf/shipped.o\n")
+                #expect(try KernelSource.ensure(tarball: tarball, cache: cache).created == false)
+            }
+            #expect(ids[0] == ids[1], "the same tarball gives the same commit")
+            #expect(ids[0].hasSuffix(" selftests"))
+            #expect {
+                try KernelSource.ensure(
+                    tarball: work.path + "/missing.tar.xz", cache: Cache(root: work))
+            } throws: { error in
+                (error as? SelftestError)?.fix?.contains("linux-source-6.12") == true
+            }
         }
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// Fragments and resolved configs: parsing, merging in order, the check.
-@Suite struct KernelBuildConfigTests {
+@Suite(.tags(.unit)) struct KernelBuildConfigTests {
     @Test func parsesSetAndUnsetLinesAndSkipsComments() {
         let config = KernelConfig(
             parsing: """

@@ -1,11 +1,12 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// Kbuild's output, read as it streams: steps counted, the first error found.
 /// The logs are real: see Fixtures/kbuild/SOURCES.md.
-@Suite struct KernelBuildOutputTests {
+@Suite(.tags(.unit)) struct KernelBuildOutputTests {
     static let tree = "/root/.cache/selftests/src/linux-source-6.12"
 
     @Test func aFailedBuildNamesTheFirstCompilerErrorAndItsFile() throws {

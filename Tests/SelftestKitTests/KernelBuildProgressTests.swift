@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Synchronization
 import Testing
 
@@ -6,7 +7,7 @@ import Testing
 
 /// What a build shows while it runs: a bar against the last clean build, or a
 /// counter when the size is unknown, with the current step and the time.
-@Suite struct KernelBuildProgressTests {
+@Suite(.tags(.unit)) struct KernelBuildProgressTests {
     @Test func aBarWhenTheSizeIsKnown() {
         let status = BuildStatus(
             steps: 812, estimate: 2650, current: "CC kernel/bpf/core.o", elapsed: 242)

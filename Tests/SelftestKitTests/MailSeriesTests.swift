@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -6,7 +7,7 @@ import Testing
 /// Reading a series from an mbox with git's own mailsplit and mailinfo, on
 /// mboxes `git format-patch --cover-letter` makes, shaped as a list archive
 /// serves them.
-@Suite struct MailSeriesTests {
+@Suite(.tags(.unit)) struct MailSeriesTests {
     /// A base and three patches, the first with a subject long enough that
     /// format-patch folds it over two header lines.
     static func threePatches() throws -> (ScratchRepo, base: String, String) {

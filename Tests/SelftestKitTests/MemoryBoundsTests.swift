@@ -1,15 +1,17 @@
+import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestGuestKit
 
 /// The reported/measured bounds: slack for stray pages on small maps, none
 /// where a small difference would itself be the regression.
-@Suite struct MemoryBoundsTests {
+@Suite(.tags(.unit)) struct MemoryBoundsTests {
     func measurement(
         _ type: String, reported: Int, measured: Int, valueSize: Int = 0, entries: Int = 65_536,
         cpus: Int = 2
-    ) -> Measurement {
-        var m = Measurement(
+    ) -> MapMeasurement {
+        var m = MapMeasurement(
             label: "t", type: type, prealloc: true, keySize: 4, valueSize: valueSize,
             entries: entries, elements: 0, cpus: cpus)
         m.reported = reported

@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -40,7 +41,7 @@ final class SVGElements: NSObject, XMLParserDelegate {
 }
 
 /// The SVG chart: well-formed, a row per map, log scale, failures in red.
-@Suite struct MemoryChartTests {
+@Suite(.tags(.unit)) struct MemoryChartTests {
     @Test func everyMeasurementHasTwoBarsALabelAndARatio() throws {
         let report = MemoryReport(run: try MemoryFixture.report(MemoryFixture.defaultRun))
         let svg = MemoryChart.svg(report.measurements, subtitle: report.subtitle)

@@ -1,9 +1,10 @@
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 /// The 1M-entry memory tests are opt-in: only a filter that names
 /// `memory/large` runs them, so the default run and CI stay small.
-@Suite struct MemoryFilterTests {
+@Suite(.tags(.unit)) struct MemoryFilterTests {
     static let large = Catalog.all.filter { $0.optInPrefix == "memory/large" }.map(\.name)
 
     @Test func theLargeTestsExistAndIncludeThePublishedCase() {

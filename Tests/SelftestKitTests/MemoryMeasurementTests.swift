@@ -1,5 +1,6 @@
 import Foundation
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -27,7 +28,7 @@ enum MemoryFixture {
 }
 
 /// The measure lines the guest sends, read back from captured runs.
-@Suite struct MemoryMeasurementTests {
+@Suite(.tags(.unit)) struct MemoryMeasurementTests {
     @Test func aMeasureLineDecodesEveryField() throws {
         let line =
             #"measure: {"case":"ringbuf_prealloc_0_0_65536","type":"RINGBUF","prealloc":true,"#
@@ -99,5 +100,16 @@ enum MemoryFixture {
         #expect(published.reported > 10 * published.naive)
         let ratio = try #require(published.ratio)
         #expect(ratio > 0.99 && ratio < 1.01)
+    }
+}
+
+extension MemoryReport {
+    /// The measurement that reproduces the published case (HASH, 4-byte key
+    /// and value, 1,048,576 entries, preallocated), if this run had it.
+    var publishedCase: MemoryMeasurement? {
+        measurements.first {
+            $0.type == "HASH" && $0.prealloc && $0.keySize == 4 && $0.valueSize == 4
+                && $0.entries == 1 << 20
+        }
     }
 }

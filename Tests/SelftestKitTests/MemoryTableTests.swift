@@ -1,10 +1,11 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// The table, CSV and JSON that `selftests memory` writes, from a captured run.
-@Suite struct MemoryTableTests {
+@Suite(.tags(.unit)) struct MemoryTableTests {
     @Test func bytesGetThousandsSeparators() {
         #expect(MemoryTable.grouped(0) == "0")
         #expect(MemoryTable.grouped(464) == "464")

@@ -1,11 +1,12 @@
 import Foundation
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// Option values refused up front, each naming the option as written.
-@Suite struct OptionCheckTests {
+@Suite(.tags(.unit)) struct OptionCheckTests {
     /// One glob that matches nothing refuses the whole filter (it used to
     /// be dropped, and the rest ran as if it were the request).
     @Test(arguments: ["storage/*,hahs/*", "hahs/*", "", ",,,", " , "])
@@ -83,5 +84,16 @@ import Testing
             refusal { try KernelConfigure.validate(tree: empty) })
         messages.insert(noMakefile.message)
         #expect(messages.count == 3, "\(messages)")
+    }
+
+    @Test func vmlinuxWithoutKernelIsRefused() throws {
+        var options = RunOptions()
+        options.vmlinux = "/boot/vmlinux"
+        let error = try #require(refusal { try options.check() })
+        #expect(error.kind == .usage)
+        #expect(error.domain == .kernelInput)
+        #expect(error.input == "--vmlinux /boot/vmlinux")
+        options.kernel = "/boot/vmlinuz"
+        try options.check()
     }
 }

@@ -1,7 +1,8 @@
 import SelftestKit
+import SelftestTestSupport
 import Testing
 
-struct RecordBuilderTests {
+@Suite(.tags(.unit)) struct RecordBuilderTests {
     static func records(_ ktap: String) throws -> [TestRecord] {
         RecordBuilder.records(from: try ParserFixture.ktap(ktap))
     }

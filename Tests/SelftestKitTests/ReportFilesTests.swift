@@ -1,11 +1,12 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// Report paths are checked before a run starts, and a report that still
 /// cannot be written at the end costs that file only.
-@Suite struct ReportFilesTests {
+@Suite(.tags(.unit)) struct ReportFilesTests {
     let dir: URL
 
     init() throws {

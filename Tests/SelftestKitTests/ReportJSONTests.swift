@@ -1,8 +1,9 @@
 import Foundation
 import SelftestKit
+import SelftestTestSupport
 import Testing
 
-@Suite("Report: JSON")
+@Suite("Report: JSON", .tags(.unit))
 struct ReportJSONTests {
     @Test func roundTripsTheWholeReport() throws {
         let report = ReportSamples.report

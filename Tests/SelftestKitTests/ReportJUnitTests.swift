@@ -1,9 +1,10 @@
 import Foundation
 import FoundationXML
 import SelftestKit
+import SelftestTestSupport
 import Testing
 
-@Suite("Report: JUnit")
+@Suite("Report: JUnit", .tags(.unit))
 struct ReportJUnitTests {
     let xml: ParsedXML
 

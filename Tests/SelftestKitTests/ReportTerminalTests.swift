@@ -1,7 +1,8 @@
 import SelftestKit
+import SelftestTestSupport
 import Testing
 
-@Suite("Report: terminal")
+@Suite("Report: terminal", .tags(.unit))
 struct ReportTerminalTests {
     func record(_ name: String) throws -> TestRecord {
         try #require(ReportSamples.records.first { $0.name == name })

@@ -1,7 +1,9 @@
 import Foundation
 import FoundationXML
-import SelftestKit
+import SelftestTestSupport
 import Testing
+
+@testable import SelftestKit
 
 /// Realistic run reports for the report tests.
 enum ReportSamples {
@@ -126,7 +128,21 @@ extension XMLElement {
     }
 }
 
-@Suite("Report: XMLWriter")
+/// The terminal lists a run's phase times in the order they happen.
+@Suite(.tags(.unit)) struct RunPhaseOrderTests {
+    @Test func phasesPrintInRunOrderThenOthersByName() {
+        let phases = [
+            "teardown": 0.1, "tests": 1.2, "boot": 3.9, "probe": 0.2, "image": 0.1,
+            "compile": 0.4, "test-progs-build": 4.0, "kernel-build": 9.0, "apply": 0.5,
+        ]
+        #expect(
+            TerminalReport.phases(phases)
+                == "kernel-build 9.0s · test-progs-build 4.0s · compile 0.4s · image 0.1s"
+                + " · probe 0.2s · boot 3.9s · tests 1.2s · teardown 0.1s · apply 0.5s")
+    }
+}
+
+@Suite("Report: XMLWriter", .tags(.unit))
 struct ReportXMLWriterTests {
     @Test func escapesMarkupCharactersInTextAndAttributes() {
         let element = XMLWriter.Element(

@@ -1,11 +1,12 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// Scratch left by a runner that was killed goes with the next run; a live
 /// runner's scratch, and what is not scratch, stays.
-@Suite struct ScratchTests {
+@Suite(.tags(.unit)) struct ScratchTests {
     @Test func theSweepRemovesOnlyWhatADeadRunnerLeft() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
             "scratch-\(UUID().uuidString)")

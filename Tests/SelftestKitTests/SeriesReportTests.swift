@@ -1,10 +1,11 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// The series' reports: JSON, the matrix, the mailing-list text, JUnit, b4.
-@Suite struct SeriesReportTests {
+@Suite(.tags(.unit)) struct SeriesReportTests {
     /// The scripted series of `SeriesRunnerTests`: a carried-over docs
     /// patch, a regression at 2, a build break at 3, a flake at 4.
     static func report() throws -> (SeriesReport, [String]) {

@@ -1,10 +1,11 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// The comparison rules, on scripted runs.
-@Suite struct StepComparisonTests {
+@Suite(.tags(.unit)) struct StepComparisonTests {
     static func run(_ outcomes: [(String, Outcome)], splats: [Splat] = []) -> RunReport {
         var report = RunReport(kernel: "k", accelerator: "tcg", startedAt: "t")
         report.records = outcomes.map { TestRecord(name: $0.0, outcome: $0.1, message: "why") }
@@ -120,7 +121,7 @@ import Testing
 
 /// The series driver against a real worktree, a scripted builder and
 /// scripted verdicts.
-@Suite struct SeriesRunnerTests {
+@Suite(.tags(.unit)) struct SeriesRunnerTests {
     /// base, then four patches: docs (same kernel), a break, a build
     /// failure, a fix of the build.
     struct Setup {
@@ -322,7 +323,7 @@ import Testing
     }
 }
 
-@Suite struct UnbuiltPathsTests {
+@Suite(.tags(.unit)) struct UnbuiltPathsTests {
     @Test(arguments: [
         ("Documentation/bpf/map_hash.rst", true),
         ("tools/testing/selftests/bpf/prog_tests/sk_storage.c", true),
@@ -347,7 +348,7 @@ import Testing
 }
 
 /// `run --bisect-exit`: git bisect run's codes from a run's outcome.
-@Suite struct BisectExitTests {
+@Suite(.tags(.unit)) struct BisectExitTests {
     static func report(_ outcomes: [Outcome]) -> RunReport {
         var report = RunReport(kernel: "k", accelerator: "tcg", startedAt: "t")
         report.records = outcomes.enumerated().map {

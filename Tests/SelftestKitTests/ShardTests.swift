@@ -1,12 +1,13 @@
 import Foundation
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// `--shard K/N` and `selftests merge`: N runners test the selection once
 /// between them, and their reports join into the one a single runner writes.
-@Suite struct ShardTests {
+@Suite(.tags(.unit)) struct ShardTests {
     /// The default selection and the whole catalog, over many N: every test
     /// in exactly one shard, shares that differ by one at most, each share
     /// in the selection's order, the same split every time.

@@ -1,10 +1,11 @@
 import Foundation
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
-@Suite struct SHA256Tests {
+@Suite(.tags(.unit)) struct SHA256Tests {
     @Test(arguments: [
         ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
         ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
@@ -30,7 +31,7 @@ import Testing
     }
 }
 
-@Suite struct CacheTests {
+@Suite(.tags(.unit)) struct CacheTests {
     @Test func produceLeavesNothingWhenTheMakerThrows() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cache-\(UUID())")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -53,7 +54,7 @@ import Testing
     }
 }
 
-@Suite struct FilterTests {
+@Suite(.tags(.unit)) struct FilterTests {
     @Test func defaultSelectionExcludesFixtures() {
         let selected = TestFilter(nil).select(from: Catalog.all)
         #expect(!selected.isEmpty)
@@ -77,7 +78,7 @@ import Testing
     }
 }
 
-@Suite struct ToolchainTests {
+@Suite(.tags(.unit)) struct ToolchainTests {
     @Test func missingToolsNameOneAptCommand() {
         let error = Toolchain.missingError([
             .init(what: "qemu-system-x86_64", package: "qemu-system-x86"),
@@ -89,7 +90,7 @@ import Testing
     }
 }
 
-@Suite struct FileDigestTests {
+@Suite(.tags(.unit)) struct FileDigestTests {
     /// Large files go to sha256sum, small ones to the Swift SHA-256: the
     /// two must agree.
     @Test func bothDigestPathsAgree() throws {
@@ -104,7 +105,7 @@ import Testing
     }
 }
 
-@Suite struct RunDirectoriesTests {
+@Suite(.tags(.unit)) struct RunDirectoriesTests {
     /// The newest are kept; an old one a live run still holds is not pruned.
     @Test func oldDirectoriesArePrunedButNeverOneInUse() throws {
         let cache = Cache(

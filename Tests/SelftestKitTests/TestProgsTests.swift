@@ -1,12 +1,13 @@
 import Foundation
 import SelftestCatalog
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
 /// test_progs' own output, captured from real runs (see
 /// Fixtures/test_progs/SOURCES.md), read into our records.
-@Suite struct TestProgsOutputTests {
+@Suite(.tags(.unit)) struct TestProgsOutputTests {
     static func lines(_ name: String) throws -> [String] {
         // The capture came through the serial console: CRLF line ends.
         try KBuildFixture.text("test_progs/\(name)").split(
@@ -174,7 +175,7 @@ import Testing
 }
 
 /// What a failed test_progs build says, turned into files to leave out.
-@Suite struct TestProgsBreakageTests {
+@Suite(.tags(.unit)) struct TestProgsBreakageTests {
     @Test func aTestThatIncludesAMissingSkeletonIsLeftOutWithTheError() throws {
         let log = try KBuildFixture.text("test_progs/build-clean-errors-6.12.log")
         let breakage = TestProgsBreakage.analyze(
@@ -229,7 +230,7 @@ import Testing
     }
 }
 
-@Suite struct TestProgsSelectionTests {
+@Suite(.tags(.unit)) struct TestProgsSelectionTests {
     static let available = [
         "cgrp_local_storage", "hashmap", "htab_reuse", "htab_update", "task_local_storage",
     ]
@@ -280,7 +281,7 @@ import Testing
     }
 }
 
-@Suite struct TestProgsListingTests {
+@Suite(.tags(.unit)) struct TestProgsListingTests {
     /// `list --test-progs` reads the tests from the tree's sources, as the
     /// Makefile does, and marks what the last build left out.
     @Test func theListComesFromTheSourcesWithLeftOutTestsMarked() throws {

@@ -1,5 +1,6 @@
 import CLibbpf
 import Glibc
+import SelftestCatalog
 
 /// One map to measure: its type, sizes and whether it is preallocated.
 struct MapCase {
@@ -81,9 +82,9 @@ enum MapCost {
 
     static var possibleCPUs: Int { Libc.possibleCPUs().count }
 
-    static func measure(_ context: TestContext, _ spec: MapCase) throws -> Measurement {
+    static func measure(_ context: TestContext, _ spec: MapCase) throws -> MapMeasurement {
         let cpus = possibleCPUs
-        var result = Measurement(
+        var result = MapMeasurement(
             label: spec.label, type: spec.typeName, prealloc: spec.prealloc,
             keySize: spec.keySize, valueSize: spec.valueSize, entries: spec.entries,
             elements: spec.isRingbuf ? 0 : spec.entries, cpus: cpus)

@@ -1,3 +1,5 @@
+import SelftestCatalog
+
 /// How far `memlock` (reported) may be from what the cgroup was charged
 /// (measured), per kind of map, as measured on the default kernel.
 ///
@@ -20,13 +22,13 @@ struct RatioBound {
     var unchargedBytes = 0
 
     /// `reported` less what no cgroup is charged for.
-    func comparable(_ m: Measurement) -> Int { m.reported - unchargedBytes }
+    func comparable(_ m: MapMeasurement) -> Int { m.reported - unchargedBytes }
 
-    func ratio(_ m: Measurement) -> Double {
+    func ratio(_ m: MapMeasurement) -> Double {
         m.measured > 0 ? Double(comparable(m)) / Double(m.measured) : 0
     }
 
-    func contains(_ m: Measurement) -> Bool {
+    func contains(_ m: MapMeasurement) -> Bool {
         (ratio(m) >= low && ratio(m) <= high) || abs(comparable(m) - m.measured) <= slackBytes
     }
 
@@ -34,11 +36,11 @@ struct RatioBound {
     /// them: `round_up(value_size, 8)` per possible CPU per entry. They are
     /// allocated in map_alloc before map->objcg is set, so they are charged
     /// to the root cgroup (no one): memlock counts them, the cgroup does not.
-    static func perCPUValues(_ m: Measurement) -> Int {
+    static func perCPUValues(_ m: MapMeasurement) -> Int {
         (m.valueSize + 7) / 8 * 8 * m.entries * m.cpus
     }
 
-    static func of(_ m: Measurement) -> RatioBound {
+    static func of(_ m: MapMeasurement) -> RatioBound {
         switch (m.type, m.prealloc) {
         // HASH 4/4 ×1K: 83024 / 86016 (0.965); ×64K: 5243984 / 5246976 (0.9994);
         // ×1M: see the --large table. LRU_HASH 4/4 ×1K: 82880 / 81920 (1.012).

@@ -1,4 +1,5 @@
 import Glibc
+import SelftestCatalog
 
 /// A fresh cgroup v2 child with the memory controller, that the test process
 /// joins so that everything it makes the kernel allocate is charged there.
@@ -101,7 +102,7 @@ final class MemoryCgroup {
         _ = FD.readFile("\(path)/cpu.stat")
         guard
             let current = FD.readFile("\(path)/memory.current").flatMap({
-                Int($0.trimmingNewline())
+                Int($0.trimming("\n\r ", leading: false))
             }),
             let stat = FD.readFile("\(path)/memory.stat")
         else {

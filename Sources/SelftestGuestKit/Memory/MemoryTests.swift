@@ -1,3 +1,5 @@
+import SelftestCatalog
+
 /// Memory accounting: what maps cost, measured in a memory cgroup, against
 /// what the kernel reports in `memlock` and the naive estimate.
 ///
@@ -67,7 +69,7 @@ enum MemoryTests {
     }
 
     /// The assertions every case shares.
-    static func check(_ context: TestContext, _ m: Measurement) throws {
+    static func check(_ context: TestContext, _ m: MapMeasurement) throws {
         let what =
             "\(m.type) \(m.prealloc ? "preallocated" : "BPF_F_NO_PREALLOC") "
             + "key \(m.keySize) value \(m.valueSize) × \(m.entries)"

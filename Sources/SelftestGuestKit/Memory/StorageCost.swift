@@ -1,5 +1,6 @@
 import CLibbpf
 import Glibc
+import SelftestCatalog
 
 /// One local-storage map to measure: N owners, each holding one element.
 struct StorageCase {
@@ -31,8 +32,8 @@ enum StorageCost {
         kind == .socket ? 8 : 3
     }
 
-    static func measure(_ context: TestContext, _ spec: StorageCase) throws -> Measurement {
-        var result = Measurement(
+    static func measure(_ context: TestContext, _ spec: StorageCase) throws -> MapMeasurement {
+        var result = MapMeasurement(
             label: spec.label, type: spec.kind.typeName, prealloc: false, keySize: 4,
             valueSize: spec.valueSize, entries: spec.owners, elements: spec.owners,
             cpus: MapCost.possibleCPUs)

@@ -1,5 +1,6 @@
 import CLibbpf
 import Glibc
+import SelftestCatalog
 
 /// The four kinds of BPF local storage: the map type, and what the key of a
 /// user-space operation is (an fd naming the owner).
@@ -116,7 +117,7 @@ enum LocalStorageProbe {
                         + "CONFIG_SECURITYFS, so no LSM list and no BPF LSM")
             }
         }
-        guard let list = FD.readFile(path)?.trimmingNewline() else {
+        guard let list = FD.readFile(path)?.trimming("\n\r ", leading: false) else {
             throw context.skip("\(path) is missing: the kernel has no CONFIG_SECURITY")
         }
         if !list.split(separator: ",").contains("bpf") {

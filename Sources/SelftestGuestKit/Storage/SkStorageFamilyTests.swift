@@ -1,5 +1,6 @@
 import CLibbpf
 import Glibc
+import SelftestCatalog
 
 /// Mirrors `struct sk_destroy_record` in `progs/sk_storage_watch.bpf.c` and
 /// `progs/storage_race.bpf.c` (16 bytes): what `bpf_sk_storage_free()` found.
@@ -26,7 +27,7 @@ enum SkStorageFamilyTests {
     /// makes room again; freeing the maps returns the socket to baseline.
     static func refusedOverOptmemMax(_ context: TestContext) throws {
         guard let text = FD.readFile("/proc/sys/net/core/optmem_max"),
-            let limit = Int(text.trimmingNewline())
+            let limit = Int(text.trimming("\n\r ", leading: false))
         else { throw context.fail("cannot read /proc/sys/net/core/optmem_max") }
         let valueSize = min(limit / 5, 32768)
         let socket = try TestSocket.tcp()

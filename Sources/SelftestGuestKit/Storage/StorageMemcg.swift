@@ -1,4 +1,5 @@
 import Glibc
+import SelftestCatalog
 
 /// A memory cgroup a storage test moves itself into, to read what the kernel
 /// charges for everything the test allocates (BPF maps charge their
@@ -24,7 +25,8 @@ final class StorageMemcg {
     /// `memory.current`: bytes charged to the cgroup and its children.
     func current() throws -> Int {
         let path = "\(cgroup.path)/memory.current"
-        guard let text = FD.readFile(path), let value = Int(text.trimmingNewline()) else {
+        guard let text = FD.readFile(path), let value = Int(text.trimming("\n\r ", leading: false))
+        else {
             throw SystemCallError(call: "read \(path)", errno: errno)
         }
         return value

@@ -99,12 +99,7 @@ public struct GuestImage: Sendable {
     public static func planArchive(_ tests: [TestSpec]) -> Data {
         var cpio = CPIOWriter()
         cpio.directory("selftests")
-        let plan = tests.map { test in
-            let arguments =
-                test.arguments.isEmpty ? "" : "\t" + test.arguments.joined(separator: "\u{1F}")
-            return "\(test.name)\t\(test.timeoutSeconds)\(arguments)\n"
-        }.joined()
-        cpio.file("selftests/plan", contents: Data(plan.utf8))
+        cpio.file("selftests/plan", contents: Data(PlannedTest.plan(tests).utf8))
         return cpio.finish()
     }
 

@@ -21,12 +21,9 @@ public struct ConfigFragment: Sendable, Equatable {
     public static let treeSelftestsName = "selftests"
     static let treeSelftestsPath = "tools/testing/selftests/bpf/config"
 
-    /// The package's `vm/config/`, found from this file's location so that
-    /// `swift run` works from any directory.
+    /// The package's `vm/config/`.
     public static var defaultDirectory: URL {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<4 { url.deleteLastPathComponent() }
-        return url.appendingPathComponent("vm").appendingPathComponent("config")
+        PackageRoot.url.appendingPathComponent("vm").appendingPathComponent("config")
     }
 
     /// The fragment names in `directory`, sorted.

@@ -35,15 +35,6 @@ public struct MemoryReport: Sendable, Codable, Equatable {
         return "kernel \(kernelRelease ?? kernel)\(cpus), \(accelerator)"
     }
 
-    /// The measurement that reproduces the published case (HASH, 4-byte key
-    /// and value, 1,048,576 entries, preallocated), if this run had it.
-    public var publishedCase: MemoryMeasurement? {
-        measurements.first {
-            $0.type == "HASH" && $0.prealloc && $0.keySize == 4 && $0.valueSize == 4
-                && $0.entries == 1 << 20
-        }
-    }
-
     /// The JSON document: sorted keys, pretty-printed, newline at the end.
     public func json() throws -> Data {
         try DocumentJSON.data(self)

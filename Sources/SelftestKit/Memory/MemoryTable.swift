@@ -1,4 +1,5 @@
 import Foundation
+import SelftestCatalog
 
 /// `selftests memory`'s table: one row per measured map, as aligned text for
 /// the terminal and as CSV.
@@ -21,10 +22,11 @@ public enum MemoryTable {
             for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
         }
         func line(_ cells: [String]) -> String {
-            cells.enumerated().map { index, cell in
+            let padded = cells.enumerated().map { index, cell in
                 let pad = String(repeating: " ", count: widths[index] - cell.count)
                 return numeric.contains(index) ? pad + cell : cell + pad
-            }.joined(separator: "  ").trimmingTrailingSpaces()
+            }
+            return String(padded.joined(separator: "  ").trimming(" ", leading: false))
         }
         let rule = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
         var out = [line(titles), rule]
@@ -97,13 +99,5 @@ public enum MemoryTable {
         let fraction = String(scaled % scale)
         return "\(scaled / scale)." + String(repeating: "0", count: digits - fraction.count)
             + fraction
-    }
-}
-
-extension String {
-    fileprivate func trimmingTrailingSpaces() -> String {
-        var s = Substring(self)
-        while s.last == " " { s = s.dropLast() }
-        return String(s)
     }
 }

@@ -83,11 +83,9 @@ public struct RunPipeline: Sendable {
         self.observer = observer
     }
 
-    /// The package's `progs/`, found from this source file's location, so
-    /// `swift run` works from any directory.
+    /// The package's `progs/`.
     public static var defaultProgsDirectory: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("progs")
+        PackageRoot.url.appendingPathComponent("progs")
     }
 
     /// The guest agent built next to the running executable.
@@ -134,7 +132,7 @@ public struct RunPipeline: Sendable {
         }
         let directory = try RunDirectories.create(in: bench.cache)
         var report = try bench.run(kernel: kernel, in: directory)
-        if let buildSeconds { report.phases["kernel-build"] = buildSeconds }
+        if let buildSeconds { report.phases[RunPhase.kernelBuild.rawValue] = buildSeconds }
         return .ran(report)
     }
 
@@ -148,7 +146,7 @@ public struct RunPipeline: Sendable {
             startedAt: ISO8601DateFormatter().string(from: started))
         report.kernelIdentity = KernelIdentity(
             path: failure.tree, tree: failure.tree, commit: failure.commit)
-        report.phases["kernel-build"] = failure.seconds
+        report.phases[RunPhase.kernelBuild.rawValue] = failure.seconds
         report.records = tests.map {
             TestRecord(name: $0.name, outcome: .buildError, message: failure.message)
         }
@@ -169,7 +167,12 @@ final class PhaseClock: @unchecked Sendable {
         phases.merging(["total": Date().timeIntervalSince(started)]) { _, total in total }
     }
 
-    /// Ends `phase` now; returns its seconds.
+    /// Ends one of a run's phases now; returns its seconds.
+    @discardableResult
+    func end(_ phase: RunPhase) -> Double { end(phase.rawValue) }
+
+    /// Ends `phase` now (a series step's `checkout`, `build`, …); returns
+    /// its seconds.
     @discardableResult
     func end(_ phase: String) -> Double {
         let now = Date()

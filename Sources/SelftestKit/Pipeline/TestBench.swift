@@ -134,7 +134,7 @@ public final class TestBench: Sendable {
         observer.note("kernel \(kernel.image.release ?? "?") (\(kernel.image.path))")
         let probe = startProbe(kernel: kernel)
         let testProgs = try prepareTestProgs(kernel: kernel, choice: testProgs, pins: pins)
-        if options.testProgs != nil { clock.end("test-progs-build") }
+        if options.testProgs != nil { clock.end(.testProgsBuild) }
 
         let header = try VmlinuxHeader.make(
             for: kernel.image, toolchain: toolchain, cache: cache, digests: digests,
@@ -161,16 +161,16 @@ public final class TestBench: Sendable {
                 "programs: \(objects.count - cached) compiled, \(cached) cached, "
                     + "\(buildErrors.count) failed")
         }
-        clock.end("compile")
+        clock.end(.compile)
 
         var image = try GuestImage.make(
             agent: options.agent ?? RunPipeline.defaultAgent, objects: objects,
             toolchain: toolchain, cache: cache, digests: digests, pins: pins, note: observer.note)
         image.extras = testProgs.payload.map { [$0] } ?? []
-        clock.end("image")
+        clock.end(.image)
 
         let choice = try decideAccelerator(probe)
-        clock.end("probe")
+        clock.end(.probe)
 
         var records: [TestRecord] = testProgs.records
         var toRun: [TestSpec] = []

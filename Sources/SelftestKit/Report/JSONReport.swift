@@ -34,12 +34,12 @@ public enum JSONReport {
 
     /// The report a document from `data(for:)` holds.
     public static func report(from data: Data) throws -> RunReport {
-        try JSONDecoder().decode(RunReport.self, from: data)
+        try DocumentJSON.decode(RunReport.self, from: data)
     }
 
     /// The summary a document from `data(for:)` holds.
     public static func summary(from data: Data) throws -> Summary {
-        try JSONDecoder().decode(Document.SummaryOnly.self, from: data).summary
+        try DocumentJSON.decode(Document.SummaryOnly.self, from: data).summary
     }
 
     /// The report's keys at top level, with `summary` beside them.

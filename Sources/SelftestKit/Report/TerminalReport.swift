@@ -104,7 +104,7 @@ public enum TerminalReport {
     /// `compile 0.4s · image 0.1s · boot 3.9s · tests 1.2s · teardown 0.1s`,
     /// the known phases in run order, then any others by name.
     static func phases(_ phases: [String: Double]) -> String {
-        let known = ["compile", "image", "boot", "tests", "teardown"]
+        let known = RunPhase.allCases.map(\.rawValue)
         let order =
             known.filter { phases[$0] != nil }
             + phases.keys.filter { !known.contains($0) }

@@ -49,9 +49,7 @@ public enum XMLWriter {
 
     /// The whole document: declaration, then `root` indented two spaces a level.
     public static func document(_ root: Element) -> String {
-        var out = declaration + "\n"
-        write(root, depth: 0, into: &out)
-        return out
+        declaration + "\n" + serialize(root)
     }
 
     /// `element` and its subtree, without a declaration.

@@ -1,3 +1,5 @@
+import SelftestCatalog
+
 /// What the guest kernel printed on its console: complaints, test markers, release.
 ///
 /// Each kernel report becomes one `Splat`: its title line (timestamps dropped),
@@ -21,7 +23,7 @@ public struct ConsoleLog: Sendable, Equatable {
     /// A `selftests: start NAME` or `selftests: end NAME` line from the guest agent.
     public struct Marker: Sendable, Equatable {
         /// Whether the marker opens or closes a test.
-        public enum Kind: String, Sendable { case start, end }
+        public typealias Kind = TestMarker.Kind
 
         public var kind: Kind
         public var test: String
@@ -322,14 +324,7 @@ enum ConsoleText {
     }
 
     static func marker(_ text: Substring, line: Int) -> ConsoleLog.Marker? {
-        for kind in [ConsoleLog.Marker.Kind.start, .end] {
-            let prefix = "selftests: \(kind.rawValue) "
-            if text.hasPrefix(prefix) {
-                let name = TextLines.trimmed(text.dropFirst(prefix.count))
-                return name.isEmpty ? nil : .init(kind: kind, test: String(name), line: line)
-            }
-        }
-        return nil
+        TestMarker(consoleText: text).map { .init(kind: $0.kind, test: $0.test, line: line) }
     }
 
     private static func bracketField(_ text: Substring) -> (body: Substring, rest: Substring)? {

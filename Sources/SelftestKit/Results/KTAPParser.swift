@@ -1,3 +1,5 @@
+import SelftestCatalog
+
 /// One KTAP result line, with the diagnostics and subtests that led up to it.
 public struct KTAPResult: Sendable, Equatable {
     /// What follows the `#` after the description, when it names a directive.
@@ -167,11 +169,11 @@ public enum KTAPParser {
         }
 
         mutating func diagnostic(indent: Int, text: String) {
-            if text.hasPrefix("start "), levels.count <= 1 {
-                document.startedTests.append(String(text.dropFirst(6)))
+            if levels.count <= 1, let test = ResultsComment.startedTest(text) {
+                document.startedTests.append(test)
                 return
             }
-            if text == "selftests: done" {
+            if text == ResultsComment.done {
                 document.done = true
                 return
             }
@@ -298,9 +300,7 @@ enum TextLines {
     }
 
     static func trimmed(_ line: Substring) -> Substring {
-        var line = line.drop { $0 == " " || $0 == "\t" }
-        while line.last == " " || line.last == "\t" { line = line.dropLast() }
-        return line
+        line.trimming(" \t")
     }
 
     /// `# text` → `text`; `#text` → `text`; `#` → ``.

@@ -1,3 +1,5 @@
+import SelftestCatalog
+
 /// Reads what one `test_progs` invocation printed into records named like
 /// ours: `test_progs/<test>` with subtests `test_progs/<test>/<subtest>`.
 ///
@@ -159,8 +161,8 @@ extension TestProgsOutput {
     /// The prefix of every test_progs record name.
     public static let suite = "test_progs"
     /// The agent's diagnostics: each line test_progs printed, then how it ended.
-    public static let lineTag = "tp| "
-    public static let endTag = "tp-end: "
+    public static let lineTag = ResultsComment.testProgsLine
+    public static let endTag = ResultsComment.testProgsEnd
     /// Log lines kept as a record's message; the whole log stays in the run
     /// directory's KTAP.
     static let messageLines = 60

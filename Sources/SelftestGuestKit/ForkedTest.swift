@@ -1,8 +1,19 @@
 import Glibc
+import SelftestCatalog
 
 /// The verdict of one test as the agent saw it, plus what it printed.
 struct ChildResult {
-    enum Outcome { case pass, fail, skip, timeout }
+    enum Outcome {
+        case pass, fail, skip, timeout
+
+        init(_ verdict: ChildMessage.Verdict) {
+            switch verdict {
+            case .pass: self = .pass
+            case .fail: self = .fail
+            case .skip: self = .skip
+            }
+        }
+    }
 
     var outcome: Outcome
     var message: [String] = []
@@ -22,7 +33,7 @@ struct ChildResult {
             text += "    # Subtest: \(name)\n    KTAP version 1\n    1..\(cases.count)\n"
             for (i, c) in cases.enumerated() {
                 // A case's message keeps its lines (U+001F on the child's pipe).
-                let lines = c.message.split(separator: "\u{1F}").map(String.init)
+                let lines = c.message.split(separator: ChildMessage.lineSeparator).map(String.init)
                 if c.outcome == .fail {
                     for line in lines { text += "    # error: \(line)\n" }
                 }
@@ -44,9 +55,10 @@ struct ChildResult {
     }
 }
 
-/// Runs a body in a forked child and waits for it with a bound.
-enum ChildProcess {
-    static func run(test: Agent.PlannedTest, body: TestBody) -> ChildResult {
+/// Runs a test body in a forked child and waits for it with a bound. (The
+/// host's `ChildProcess` spawns a program; this forks the agent itself.)
+enum ForkedTest {
+    static func run(test: PlannedTest, body: TestBody) -> ChildResult {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
             return ChildResult(outcome: .fail, message: ["pipe: \(errnoName(errno))"])
@@ -68,17 +80,17 @@ enum ChildProcess {
         return result
     }
 
-    private static func runChild(test: Agent.PlannedTest, body: TestBody, out: Int32) -> Never {
+    private static func runChild(test: PlannedTest, body: TestBody, out: Int32) -> Never {
         let context = TestContext(name: test.name, out: out, progsDirectory: "/progs")
         do {
             try body(context)
-            ChildChannel.send(fd: out, kind: "result", text: "pass")
+            ChildChannel.send(fd: out, .verdict(.pass, message: ""))
         } catch TestStop.fail(let message) {
-            ChildChannel.send(fd: out, kind: "result", text: "fail \(message)")
+            ChildChannel.send(fd: out, .verdict(.fail, message: message))
         } catch TestStop.skip(let reason) {
-            ChildChannel.send(fd: out, kind: "result", text: "skip \(reason)")
+            ChildChannel.send(fd: out, .verdict(.skip, message: reason))
         } catch {
-            ChildChannel.send(fd: out, kind: "result", text: "fail \(error)")
+            ChildChannel.send(fd: out, .verdict(.fail, message: "\(error)"))
         }
         _exit(0)
     }
@@ -105,29 +117,17 @@ enum ChildProcess {
     static func parse(_ text: String) -> ChildResult {
         var result = ChildResult(outcome: .fail)
         for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ", maxSplits: 1)
-            let kind = parts.first.map(String.init) ?? ""
-            let rest = parts.count > 1 ? String(parts[1]) : ""
-            switch kind {
-            case "diag": result.diagnostics.append(rest)
-            case "case":
-                let f = rest.split(separator: " ", maxSplits: 2).map(String.init)
-                guard f.count >= 2 else { continue }
-                let outcome: ChildResult.Outcome =
-                    f[0] == "pass" ? .pass : f[0] == "skip" ? .skip : .fail
-                result.cases.append((f[1], outcome, f.count > 2 ? f[2] : ""))
-            case "result":
-                let f = rest.split(separator: " ", maxSplits: 1).map(String.init)
-                let message = f.count > 1 ? f[1] : ""
-                switch f.first {
-                case "pass": result.outcome = .pass
-                case "skip": result.outcome = .skip
-                default: result.outcome = .fail
-                }
+            switch ChildMessage(line: line) {
+            case .diagnostic(let text): result.diagnostics.append(text)
+            case .caseVerdict(let verdict, let name, let message):
+                result.cases.append((name, ChildResult.Outcome(verdict), message))
+            case .verdict(let verdict, let message):
+                result.outcome = ChildResult.Outcome(verdict)
                 if !message.isEmpty {
-                    result.message = message.split(separator: "\u{1F}").map(String.init)
+                    result.message = message.split(separator: ChildMessage.lineSeparator)
+                        .map(String.init)
                 }
-            default: continue
+            case nil: continue
             }
         }
         if result.outcome == .pass && result.cases.contains(where: { $0.outcome == .fail }) {

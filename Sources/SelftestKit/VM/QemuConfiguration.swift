@@ -30,13 +30,11 @@ public struct QemuConfiguration: Sendable, Equatable {
     public var tcgThreading: TCGThreading = .single
     public var consoleLog: String
     public var resultsFile: String
-    /// Kernel command-line words after the runner's own.
-    public var extraAppend: [String] = []
 
     public init(
         kernel: String, initrd: String, accelerator: Accelerator, consoleLog: String,
         resultsFile: String, memoryMiB: Int = 1024, cpus: Int = 2,
-        tcgThreading: TCGThreading = .single, extraAppend: [String] = []
+        tcgThreading: TCGThreading = .single
     ) {
         self.kernel = kernel
         self.initrd = initrd
@@ -46,7 +44,6 @@ public struct QemuConfiguration: Sendable, Equatable {
         self.memoryMiB = memoryMiB
         self.cpus = cpus
         self.tcgThreading = tcgThreading
-        self.extraAppend = extraAppend
     }
 
     /// Console on the first serial port; reboot at once on panic (which
@@ -56,7 +53,7 @@ public struct QemuConfiguration: Sendable, Equatable {
     static let baseAppend = ["console=ttyS0", "panic=-1", "printk.time=1", "printk.devkmsg=on"]
 
     public var append: String {
-        (Self.baseAppend + extraAppend).joined(separator: " ")
+        Self.baseAppend.joined(separator: " ")
     }
 
     public var arguments: [String] {

@@ -1,9 +1,10 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
 
-@Suite struct QemuCommandTests {
+@Suite(.tags(.unit)) struct QemuCommandTests {
     let config = QemuConfiguration(
         kernel: "/k/bzImage", initrd: "/run/initrd.cpio", accelerator: .tcg,
         consoleLog: "/run/a,b/console.log", resultsFile: "/run/results.ktap", memoryMiB: 768,
@@ -55,7 +56,7 @@ import Testing
     }
 }
 
-@Suite struct AcceleratorChoiceTests {
+@Suite(.tags(.unit)) struct AcceleratorChoiceTests {
     @Test func autoFallsBackToTCGWhenKVMIsBroken() throws {
         let choice = try AcceleratorChoice.decide(
             .auto, kvm: .broken("KVM internal error. Suberror: 1"))
@@ -118,7 +119,7 @@ extension Array where Element == String {
     }
 }
 
-@Suite struct ConsoleKTAPFallbackTests {
+@Suite(.tags(.unit)) struct ConsoleKTAPFallbackTests {
     /// Debian's 6.1 cloud kernel builds virtio-console as a module, so the
     /// guest has no results port and the agent writes KTAP to the console.
     @Test func ktapIsReadFromTheConsoleWhenThePortIsEmpty() throws {
