@@ -1,4 +1,5 @@
 import Foundation
+import SelftestTestSupport
 import Testing
 
 @testable import SelftestKit
@@ -6,7 +7,7 @@ import Testing
 /// One boot's output read as QEMU writes it: in pieces, each byte once. The
 /// pieces must add up to what the whole captured output says, live records
 /// must be the final ones, and the running test must be the one cut off.
-@Suite struct BootTrackerTests {
+@Suite(.tags(.unit)) struct BootTrackerTests {
     /// Real captured pairs: the KTAP port and the console of one boot.
     static let pairs: [(ktap: String, console: String)] = [
         ("agent-fixtures-done.ktap", "agent-devkmsg-ratelimited-6.12.log"),

@@ -88,37 +88,47 @@ import Yams
         #expect(mergedFiles(mergeRun) == (1...parallel).map { "shard-\($0).json" })
         expectOnlyREADMECommands(script + mergeScript, in: "gitlab-ci.yml")
     }
+}
 
-    /// The schemas GitHub and GitLab publish for these files (bundled by
-    /// check-jsonschema, which setup.sh installs), so a key GitHub or GitLab
-    /// would refuse fails here, not on a team's first push.
-    @Test(arguments: [
-        ("github-actions.yml", "vendor.github-workflows"), ("gitlab-ci.yml", "vendor.gitlab-ci"),
-    ])
-    func theExampleFollowsItsCISystemsSchema(file: String, schema: String) throws {
-        #expect(try Self.schemaCheck(Self.examples.appendingPathComponent(file), schema) == nil)
-    }
+extension NeedsTools {
+    /// The example CI files against the schemas of the CI systems that run
+    /// them: check-jsonschema, which scripts/setup.sh installs.
+    @Suite(.tags(.needsTools)) struct CISchemaTests {
+        /// The schemas GitHub and GitLab publish for these files (bundled by
+        /// check-jsonschema, which setup.sh installs), so a key GitHub or GitLab
+        /// would refuse fails here, not on a team's first push.
+        @Test(arguments: [
+            ("github-actions.yml", "vendor.github-workflows"),
+            ("gitlab-ci.yml", "vendor.gitlab-ci"),
+        ])
+        func theExampleFollowsItsCISystemsSchema(file: String, schema: String) throws {
+            #expect(
+                try Self.schemaCheck(CIExampleTests.examples.appendingPathComponent(file), schema)
+                    == nil)
+        }
 
-    /// The check is no rubber stamp: a matrix that is no mapping is refused.
-    @Test func theSchemaCheckRefusesAMalformedWorkflow() throws {
-        let scratch = FileManager.default.temporaryDirectory
-            .appendingPathComponent("selftests-ci-\(UUID().uuidString).yml")
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let text = try String(
-            contentsOf: Self.examples.appendingPathComponent("github-actions.yml"), encoding: .utf8)
-        let broken = text.replacingOccurrences(of: "matrix:", with: "matrix: 3\n      unused:")
-        #expect(broken != text)
-        try broken.write(to: scratch, atomically: true, encoding: .utf8)
-        let complaint = try Self.schemaCheck(scratch, "vendor.github-workflows")
-        #expect(complaint?.contains("matrix") == true, "\(complaint ?? "accepted")")
-    }
+        /// The check is no rubber stamp: a matrix that is no mapping is refused.
+        @Test func theSchemaCheckRefusesAMalformedWorkflow() throws {
+            let scratch = FileManager.default.temporaryDirectory
+                .appendingPathComponent("selftests-ci-\(UUID().uuidString).yml")
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let text = try String(
+                contentsOf: CIExampleTests.examples.appendingPathComponent("github-actions.yml"),
+                encoding: .utf8)
+            let broken = text.replacingOccurrences(of: "matrix:", with: "matrix: 3\n      unused:")
+            #expect(broken != text)
+            try broken.write(to: scratch, atomically: true, encoding: .utf8)
+            let complaint = try Self.schemaCheck(scratch, "vendor.github-workflows")
+            #expect(complaint?.contains("matrix") == true, "\(complaint ?? "accepted")")
+        }
 
-    /// check-jsonschema's complaint about `file`, nil when it is valid.
-    static func schemaCheck(_ file: URL, _ schema: String) throws -> String? {
-        let tool = Cache.defaultRoot().appendingPathComponent("venv/bin/check-jsonschema").path
-        let result = try SystemRunner().run(
-            Command(tool, ["--builtin-schema", schema, file.path]), timeout: 120)
-        return result.succeeded
-            ? nil : (result.stdoutText + result.stderrText).suffix(800).description
+        /// check-jsonschema's complaint about `file`, nil when it is valid.
+        static func schemaCheck(_ file: URL, _ schema: String) throws -> String? {
+            let tool = Cache.defaultRoot().appendingPathComponent("venv/bin/check-jsonschema").path
+            let result = try SystemRunner().run(
+                Command(tool, ["--builtin-schema", schema, file.path]), timeout: 120)
+            return result.succeeded
+                ? nil : (result.stdoutText + result.stderrText).suffix(800).description
+        }
     }
 }
