@@ -204,17 +204,3 @@ extension RunPipeline {
         return pipeline
     }
 }
-
-/// Prints notes to stderr and one line per finished test to stdout.
-struct TerminalObserver: RunObserver {
-    var color: Bool
-
-    func note(_ text: String) {
-        FileHandle.standardError.write(Data("selftests: \(text)\n".utf8))
-    }
-
-    func finished(_ record: TestRecord) {
-        print(TerminalReport.line(for: record, color: color))
-        fflush(nil)
-    }
-}

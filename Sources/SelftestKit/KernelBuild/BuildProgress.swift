@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A kernel build's progress at one moment.
 public struct BuildStatus: Sendable, Equatable {
@@ -63,62 +62,4 @@ public protocol KernelBuildObserver: Sendable {
     func progress(_ status: BuildStatus)
     /// The build ended (either way); a live line should be cleared.
     func finished(_ status: BuildStatus)
-}
-
-/// Shows build progress on a terminal: one line redrawn in place on a TTY;
-/// elsewhere (CI logs) a line every `interval` seconds and at each tenth done.
-public final class TerminalBuildObserver: KernelBuildObserver {
-    let interactive: Bool
-    let interval: Double
-    let write: @Sendable (String) -> Void
-    private let state = Mutex<(shown: Date, tenth: Int, drawn: Bool)>((.distantPast, 0, false))
-
-    public init(
-        interactive: Bool, interval: Double = 30,
-        write: @escaping @Sendable (String) -> Void = {
-            FileHandle.standardError.write(Data($0.utf8))
-        }
-    ) {
-        self.interactive = interactive
-        self.interval = interval
-        self.write = write
-    }
-
-    public func note(_ text: String) {
-        let clear = state.withLock { state in
-            defer { state.drawn = false }
-            return state.drawn
-        }
-        write((clear ? "\r\u{1b}[K" : "") + "selftests: \(text)\n")
-    }
-
-    public func progress(_ status: BuildStatus) {
-        let now = Date()
-        let text: String? = state.withLock { state in
-            if interactive {
-                guard now.timeIntervalSince(state.shown) >= 0.2 else { return nil }
-                state.shown = now
-                state.drawn = true
-                return "\r\u{1b}[K" + status.line()
-            }
-            let tenth = Int((status.fraction ?? 0) * 10)
-            guard status.steps > 0,
-                now.timeIntervalSince(state.shown) >= interval || tenth > state.tenth
-            else {
-                return nil
-            }
-            state.shown = now
-            state.tenth = tenth
-            return "selftests: build " + status.line() + "\n"
-        }
-        if let text { write(text) }
-    }
-
-    public func finished(_ status: BuildStatus) {
-        let clear = state.withLock { state in
-            defer { state.drawn = false }
-            return state.drawn
-        }
-        if clear { write("\r\u{1b}[K") }
-    }
 }
