@@ -99,7 +99,8 @@ public struct GuestImage: Sendable {
     public static func planArchive(_ tests: [TestSpec]) -> Data {
         var cpio = CPIOWriter()
         cpio.directory("selftests")
-        let plan = tests.map { test in
+        // Typed: GRDB's `SQL` is also a string literal with a `joined()`.
+        let plan: String = tests.map { test -> String in
             let arguments =
                 test.arguments.isEmpty ? "" : "\t" + test.arguments.joined(separator: "\u{1F}")
             return "\(test.name)\t\(test.timeoutSeconds)\(arguments)\n"
