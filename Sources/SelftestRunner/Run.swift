@@ -16,8 +16,9 @@ extension Selftests {
             name: .long,
             help: ArgumentHelp(
                 "Run only share K of N of the selected tests (1 ≤ K ≤ N).",
-                discussion: "Stable and balanced: N runners with --shard 1/N … N/N run the "
-                    + "selection once between them; `selftests merge` joins their --json."))
+                discussion: "Stable and balanced (by --durations, else this host's history, else "
+                    + "by count): N runners with --shard 1/N … N/N run the selection once "
+                    + "between them; `selftests merge` joins their --json."))
         var shard: String?
 
         @Option(
