@@ -176,6 +176,47 @@ import Testing
         #expect(error.input == path && error.domain == .cache && error.exitCode == 2)
     }
 
+    /// Whether this machine lets the tests bind-mount a file read-only (root
+    /// with CAP_SYS_ADMIN): the only real read-only store root can get.
+    static let canMountReadOnly: Bool = {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "history-mount-probe-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: file) }
+        guard FileManager.default.createFile(atPath: file.path, contents: Data()),
+            (try? mount(["--bind", file.path, file.path])) == true
+        else { return false }
+        _ = try? mount(["-u", file.path], command: "umount")
+        return true
+    }()
+
+    @discardableResult
+    static func mount(_ arguments: [String], command: String = "mount") throws -> Bool {
+        try SystemRunner().run(Command(command, arguments), timeout: 30).succeeded
+    }
+
+    /// A store on a read-only file (a cache copied off a read-only medium,
+    /// a file another user owns): one warning naming it, and the run's
+    /// report as it was.
+    @Test(.enabled(if: canMountReadOnly, "needs to bind-mount a file read-only"))
+    func aReadOnlyStoreWarnsOnceAndTheRunGoesOn() throws {
+        try HistoryStore(path: path).record(
+            Self.report(["a/1": .pass], at: "2026-12-01T10:00:00Z"), kind: .run)
+        try #require(try Self.mount(["--bind", path, path]))
+        defer { _ = try? Self.mount(["-u", path], command: "umount") }
+        try #require(try Self.mount(["-o", "remount,ro,bind", path]))
+        let warnings = Mutex<[String]>([])
+        let recorder = HistoryRecorder(cache: Cache(root: scratch)) { line in
+            warnings.withLock { $0.append(line) }
+        }
+        let report = Self.report(["a/1": .fail], at: "2026-12-01T11:00:00Z")
+        #expect(recorder.classifyAndRecord(report, kind: .run) == report)
+        recorder.record(report, kind: .run)
+        let said = warnings.withLock { $0 }
+        #expect(said.count == 1, "\(said)")
+        #expect(said.first?.contains(path) == true)
+        #expect(said.first?.contains("readonly") == true)
+    }
+
     /// A store that cannot be opened at all (its cache is under a regular
     /// file: as root, the one place a write is refused without a mount).
     @Test func aStoreThatCannotBeOpenedWarnsAndTheRunGoesOn() throws {
