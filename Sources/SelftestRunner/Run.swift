@@ -16,9 +16,9 @@ extension Selftests {
             name: .long,
             help: ArgumentHelp(
                 "Run only share K of N of the selected tests (1 ≤ K ≤ N).",
-                discussion: "Stable and balanced (by --durations, else this host's history, else "
-                    + "by count): N runners with --shard 1/N … N/N run the selection once "
-                    + "between them; `selftests merge` joins their --json."))
+                discussion: "Stable and balanced (by --durations, else by count): N runners "
+                    + "with --shard 1/N … N/N run the selection once between them; "
+                    + "`selftests merge` joins their --json."))
         var shard: String?
 
         @Option(
@@ -27,8 +27,7 @@ extension Selftests {
                 "With --shard: balance the shares by these tests' durations.",
                 discussion: "A merged --json report of an earlier run, or `selftests history "
                     + "--json` saved to a file. Give every runner the same FILE: merge refuses "
-                    + "shards balanced by different durations. Without it: the local history's "
-                    + "medians, else by count.",
+                    + "shards balanced by different durations. Without it: by count.",
                 valueName: "file"))
         var durations: String?
 
@@ -122,24 +121,19 @@ extension Selftests {
             Cache(root: options.cacheDirectory ?? Cache.defaultRoot())
         }
 
-        /// What `--shard` balances by: `--durations FILE`, else the medians
-        /// the local history holds for the selection, else nothing (count).
+        /// What `--shard` balances by: `--durations FILE`, else nothing
+        /// (count). Never the local history on its own: it changes between
+        /// two shards' runs (the first records its run before the second
+        /// starts, on one host as on a runner with a kept cache), so shards
+        /// would split by different durations; `selftests history --json >
+        /// F` then `--durations F` takes one snapshot all shards share.
         static func shardDurations(_ file: String?, options: RunOptions) throws
             -> ShardDurations?
         {
             let selection = try TestBench.selectTests(filter: options.filter).map(\.name)
-            var durations = try file.map { try ShardDurations.load($0) }
-            if durations == nil, options.history,
-                Cache.exists(HistoryStore.location(in: cache(options))),
-                let store = try? HistoryStore(
-                    path: HistoryStore.location(in: cache(options)).path),
-                let medians = try? store.medianDurations(of: selection), !medians.isEmpty
-            {
-                durations = ShardDurations(seconds: medians, source: "this host's history")
-            }
-            guard let durations, let digest = durations.digest(for: selection) else {
-                return nil
-            }
+            guard let durations = try file.map({ try ShardDurations.load($0) }),
+                let digest = durations.digest(for: selection)
+            else { return nil }
             FileHandle.standardError.write(
                 Data(
                     ("selftests: shares balanced by the durations of \(durations.source) "

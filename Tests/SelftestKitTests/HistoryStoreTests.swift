@@ -112,20 +112,6 @@ import Testing
         #expect(try store.runs(of: HistoryQuery(tests: [])).isEmpty)
     }
 
-    @Test func mediansComeFromPassingRunsOnly() throws {
-        let store = try HistoryStore(path: path)
-        for (index, seconds) in [1.0, 3.0, 2.0].enumerated() {
-            try store.record(
-                Self.report(
-                    ["a/1": .pass], at: "2026-12-01T10:0\(index):00Z", durations: ["a/1": seconds]),
-                kind: .run)
-        }
-        try store.record(
-            Self.report(["a/1": .timeout], at: "2026-12-01T10:09:00Z", durations: ["a/1": 300]),
-            kind: .run)
-        #expect(try store.medianDurations(of: ["a/1", "z/9"]) == ["a/1": 2.0])
-    }
-
     /// Two runners writing at once, each through its own connection pool
     /// (as two processes would): every run lands, none is refused as busy.
     @Test func twoWritersAtOnceLoseNothing() throws {

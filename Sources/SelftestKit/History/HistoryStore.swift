@@ -14,8 +14,9 @@ import GRDB
 /// - `record(_:kind:host:)` adds a run and its results, in one transaction;
 /// - `results(onKernel:tests:)` is every recorded verdict on one kernel;
 /// - `runs(of:)` is every verdict matching a `HistoryQuery` (a test glob,
-///   a kernel, a date), oldest first;
-/// - `medianDurations(of:)` is what `--shard` balances by.
+///   a kernel, a date), oldest first; `TestHistory.summarize` turns them
+///   into per-test runs, pass rate, flips and median duration (what
+///   `history --json` exports and `run --shard --durations` reads).
 public final class HistoryStore: Sendable {
     /// The file's name under the cache root.
     public static let fileName = "history.sqlite"
@@ -159,17 +160,6 @@ public final class HistoryStore: Sendable {
     public func allRuns() throws -> [HistoryRun] {
         try pool.read { db in
             try HistoryRun.order(Column("startedAt"), Column("id")).fetchAll(db)
-        }
-    }
-
-    /// The median recorded duration of each of `tests` that has one, on
-    /// any kernel: over every passing result (a failure's or a timeout's
-    /// duration says little about what the test takes).
-    public func medianDurations(of tests: [String]) throws -> [String: Double] {
-        let rows = try runs(of: HistoryQuery(tests: tests))
-        let passed = rows.filter { $0.verdict == .pass }
-        return Dictionary(grouping: passed, by: \.name).compactMapValues { runs in
-            HistoryClassifier.median(runs.compactMap(\.duration))
         }
     }
 
