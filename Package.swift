@@ -11,6 +11,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The results history: SQLite through GRDB (WAL pool, migrations).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // Tests only: reads the example CI files as a CI system would.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
@@ -26,7 +28,10 @@ let package = Package(
             ]
         ),
         // The host pipeline: kernel, BTF, progs, image, VM, results, reports.
-        .target(name: "SelftestKit", dependencies: ["SelftestCatalog"]),
+        .target(
+            name: "SelftestKit",
+            dependencies: ["SelftestCatalog", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         // The list of tests, shared by host (list, filter, verdicts) and guest.
         .target(name: "SelftestCatalog"),
         // The guest agent: runs inside the VM, links libbpf, writes KTAP.

@@ -43,6 +43,8 @@ extension Selftests {
 
         @OptionGroup(title: "Machine") var machine: MachineOptions
 
+        @OptionGroup(title: "History") var history: HistoryOptions
+
         func run() throws {
             InterruptHandler.install()
             try ReportFiles.check([("--json", json), ("--kcidb", kcidb)])
@@ -50,6 +52,7 @@ extension Selftests {
             tree.apply(to: &options)
             machine.apply(to: &options)
             tests.apply(to: &options)
+            history.apply(to: &options)
             let terminal = SeriesTerminal(color: machine.color)
             let report = try TreePipeline.forTerminal(options, tree: tree, terminal: terminal)
                 .bisect(good: good, bad: bad)

@@ -204,3 +204,18 @@ extension RunPipeline {
         return pipeline
     }
 }
+
+/// The results history: on by default for `run`, `series` and `bisect`.
+struct HistoryOptions: ParsableArguments {
+    @Flag(
+        name: .long,
+        help: ArgumentHelp(
+            "Do not record this run in the results history, nor read it.",
+            discussion: "The history (history.sqlite in the cache) says which failures are "
+                + "new; see `selftests history` and `selftests flakes`."))
+    var noHistory = false
+
+    func apply(to options: inout RunOptions) {
+        options.history = !noHistory
+    }
+}

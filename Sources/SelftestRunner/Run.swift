@@ -16,9 +16,20 @@ extension Selftests {
             name: .long,
             help: ArgumentHelp(
                 "Run only share K of N of the selected tests (1 ≤ K ≤ N).",
-                discussion: "Stable and balanced: N runners with --shard 1/N … N/N run the "
-                    + "selection once between them; `selftests merge` joins their --json."))
+                discussion: "Stable and balanced (by --durations, else by count): N runners "
+                    + "with --shard 1/N … N/N run the selection once between them; "
+                    + "`selftests merge` joins their --json."))
         var shard: String?
+
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "With --shard: balance the shares by these tests' durations.",
+                discussion: "A merged --json report of an earlier run, or `selftests history "
+                    + "--json` saved to a file. Give every runner the same FILE: merge refuses "
+                    + "shards balanced by different durations. Without it: by count.",
+                valueName: "file"))
+        var durations: String?
 
         @Option(name: .long, help: "Write a JUnit XML report here.")
         var junit: String?
@@ -44,13 +55,25 @@ extension Selftests {
 
         @OptionGroup(title: "Machine") var machine: MachineOptions
 
+        @OptionGroup(title: "History") var history: HistoryOptions
+
+        func validate() throws {
+            if durations != nil && shard == nil {
+                throw ValidationError("--durations balances the shares of --shard K/N")
+            }
+        }
+
         func run() throws {
             InterruptHandler.install()
             var options = RunOptions()
             kernel.apply(to: &options)
             machine.apply(to: &options)
             tests.apply(to: &options)
+            history.apply(to: &options)
             options.shard = try shard.map { try Shard(parsing: $0) }
+            if options.shard != nil {
+                options.shardDurations = try Self.shardDurations(durations, options: options)
+            }
             let color = machine.color
             let outcome: RunOutcome
             do {
@@ -60,7 +83,8 @@ extension Selftests {
                     wrapping: pipeline.observer,
                     kernel: options.kernel ?? options.tree ?? "the default kernel",
                     selected: try TestBench.selectTests(
-                        filter: options.filter, shard: options.shard
+                        filter: options.filter, shard: options.shard,
+                        durations: options.shardDurations
                     )
                     .map(\.name))
                 pipeline.observer = partial
@@ -75,7 +99,13 @@ extension Selftests {
                 FileHandle.standardError.write(Data("selftests: error: \(error)\n".utf8))
                 throw ExitCode(128)
             }
-            let report = outcome.report
+            var report = outcome.report
+            if options.history {
+                // Classified against the runs before it, then recorded;
+                // a store that fails says so and changes nothing else.
+                report = HistoryRecorder(cache: Self.cache(options)).classifyAndRecord(
+                    report, kind: options.shard.map { .shard($0) } ?? .run)
+            }
             // A report that cannot be written is said; the run's own status stands.
             ReportFiles.write([
                 ("--junit", junit, { Data(JUnitReport.xml(for: report).utf8) }),
@@ -85,6 +115,30 @@ extension Selftests {
             print(TerminalReport.summary(for: report, color: color))
             if bisectExit { throw ExitCode(outcome.bisectExitCode) }
             throw ExitCode(report.exitCode)
+        }
+
+        static func cache(_ options: RunOptions) -> Cache {
+            Cache(root: options.cacheDirectory ?? Cache.defaultRoot())
+        }
+
+        /// What `--shard` balances by: `--durations FILE`, else nothing
+        /// (count). Never the local history on its own: it changes between
+        /// two shards' runs (the first records its run before the second
+        /// starts, on one host as on a runner with a kept cache), so shards
+        /// would split by different durations; `selftests history --json >
+        /// F` then `--durations F` takes one snapshot all shards share.
+        static func shardDurations(_ file: String?, options: RunOptions) throws
+            -> ShardDurations?
+        {
+            let selection = try TestBench.selectTests(filter: options.filter).map(\.name)
+            guard let durations = try file.map({ try ShardDurations.load($0) }),
+                let digest = durations.digest(for: selection)
+            else { return nil }
+            FileHandle.standardError.write(
+                Data(
+                    ("selftests: shares balanced by the durations of \(durations.source) "
+                        + "(digest \(digest.prefix(12))); every runner needs the same\n").utf8))
+            return durations
         }
 
         /// On an interrupt: the reports of what finished, the rest `not-run`.

@@ -14,7 +14,7 @@ struct Selftests: ParsableCommand {
             """,
         subcommands: [
             Run.self, Series.self, Bisect.self, List.self, Kernel.self, Memory.self,
-            B4CheckCommand.self, Merge.self, CacheCommand.self,
+            B4CheckCommand.self, Merge.self, History.self, Flakes.self, CacheCommand.self,
         ],
         defaultSubcommand: Run.self)
 

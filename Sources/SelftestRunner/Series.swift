@@ -70,6 +70,8 @@ extension Selftests {
 
         @OptionGroup(title: "Machine") var machine: MachineOptions
 
+        @OptionGroup(title: "History") var history: HistoryOptions
+
         func validate() throws {
             if (mbox == nil) == (range == nil) {
                 throw ValidationError("give the series as --mbox FILE or as --range BASE..TIP")
@@ -89,6 +91,7 @@ extension Selftests {
             tree.apply(to: &options)
             machine.apply(to: &options)
             tests.apply(to: &options)
+            history.apply(to: &options)
             let source: SeriesSource =
                 if let mbox { .mbox(URL(fileURLWithPath: mbox), base: base) } else {
                     .range(range ?? "")

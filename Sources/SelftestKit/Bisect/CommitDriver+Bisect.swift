@@ -169,6 +169,9 @@ extension CommitDriver {
         }
         step.run = runs.first
         step.retryRuns = Array(runs.dropFirst())
+        for (attempt, run) in runs.enumerated() {
+            history?.record(run, kind: .bisectStep(label: label, commit: commit, attempt: attempt))
+        }
         step.verdicts = Self.verdicts(first: runs.first, retries: step.retryRuns, reference: nil)
         if signature == nil {
             let failing = step.verdicts.filter { !$0.outcome.isSuccess && $0.change != .flaky }

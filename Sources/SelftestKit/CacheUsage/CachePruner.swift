@@ -206,7 +206,15 @@ public struct CachePruner: Sendable {
         }
         guard fd >= 0 else { return .held }
         defer { close(fd) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return .held }
+        // A child being spawned (by this process or another) holds a copy of
+        // a run's descriptor until its exec closes it: a lock held for that
+        // moment is not a run's. Three short tries, then it is one.
+        var locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        for _ in 0..<3 where !locked {
+            usleep(20_000)
+            locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        }
+        guard locked else { return .held }
         // Unlinked and made again by a run while this one opened it: that
         // run's marker, not ours to judge.
         guard ImagePin.sameFile(fd, lock.path) else { return .held }

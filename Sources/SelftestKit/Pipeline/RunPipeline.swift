@@ -34,6 +34,10 @@ public struct RunOptions: Sendable {
     public var testProgsDeny: String?
     /// This runner's share of the selected tests (`--shard K/N`).
     public var shard: Shard?
+    /// What `shard` balances by; nil: by count.
+    public var shardDurations: ShardDurations?
+    /// Whether runs are recorded in the results history (`--no-history`: not).
+    public var history = true
 
     public init() {}
 }

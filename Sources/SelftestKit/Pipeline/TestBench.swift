@@ -36,10 +36,15 @@ public final class TestBench: Sendable {
             if let timeout = options.testTimeout { spec.timeoutSeconds = timeout }
             return spec
         }
+        let names = selection.map(\.name)
         self.shard = options.shard.map {
-            ShardRecord(shard: $0, selection: selection.map(\.name))
+            ShardRecord(
+                shard: $0, selection: names,
+                durationsDigest: options.shardDurations?.digest(for: names))
         }
-        self.tests = options.shard?.select(selection) ?? selection
+        self.tests =
+            options.shard?.select(selection, name: \.name, durations: options.shardDurations)
+            ?? selection
         self.cache = Cache(root: options.cacheDirectory ?? Cache.defaultRoot())
         try cache.checkWritable(input: Cache.input(cacheDirectory: options.cacheDirectory))
         // What a runner killed with SIGKILL left; an interrupted one cleans up itself.
@@ -50,9 +55,11 @@ public final class TestBench: Sendable {
     }
 
     /// The tests a run with this filter and shard runs, in order.
-    public static func selectTests(filter: String?, shard: Shard?) throws -> [TestSpec] {
+    public static func selectTests(
+        filter: String?, shard: Shard?, durations: ShardDurations? = nil
+    ) throws -> [TestSpec] {
         let selection = try selectTests(filter: filter)
-        return shard?.select(selection) ?? selection
+        return shard?.select(selection, name: \.name, durations: durations) ?? selection
     }
 
     /// The tests `filter` selects. Every glob in it must select something,

@@ -43,7 +43,7 @@ public enum TerminalReport {
         let skips = report.records.filter { $0.outcome == .skip }
         if !problems.isEmpty || !report.unattributedSplats.isEmpty {
             out.append(style.bold("Not passed:"))
-            out += problems.map { line(for: $0, color: color) }
+            out += problems.map { line(for: $0, color: color) + historyLine($0, style) }
             if !report.unattributedSplats.isEmpty {
                 let head = style.paint(padded(tag(for: .splat)), .splat) + "(outside any test)"
                 let titles = report.unattributedSplats.map(\.title)
@@ -51,6 +51,14 @@ public enum TerminalReport {
                     ([head] + capped(titles).map { indent + style.dim($0) }).joined(
                         separator: "\n"))
             }
+            out.append("")
+        }
+        let flaky = report.records.filter { record in
+            if case .flaky = record.history { record.outcome.isSuccess } else { false }
+        }
+        if !flaky.isEmpty {
+            out.append(style.bold("Passed, but flaky on this kernel:"))
+            out += flaky.map { line(for: $0, color: color) + historyLine($0, style) }
             out.append("")
         }
         if !skips.isEmpty {
@@ -85,6 +93,9 @@ public enum TerminalReport {
         if let directory = report.artifactsDirectory {
             out.append("Artifacts: " + directory)
         }
+        if let history = historyCounts(report.records) {
+            out.append("History:   " + history)
+        }
         if !report.unattributedSplats.isEmpty {
             let count = report.unattributedSplats.count
             out.append(
@@ -99,6 +110,28 @@ public enum TerminalReport {
         out.append(
             "\(passed) passed, \(failed) failed" + (skipped > 0 ? ", \(skipped) skipped" : ""))
         return out.joined(separator: "\n")
+    }
+
+    /// The indented line under a test saying what the history knows.
+    static func historyLine(_ record: TestRecord, _ style: Style) -> String {
+        guard let note = record.history else { return "" }
+        return "\n" + indent + style.bold(note.description)
+    }
+
+    /// `1 new · 2 known · 1 flaky` on this kernel; nil when nothing to say.
+    static func historyCounts(_ records: [TestRecord]) -> String? {
+        var counts = (new: 0, known: 0, flaky: 0)
+        for record in records {
+            switch record.history {
+            case .new: counts.new += 1
+            case .known: counts.known += 1
+            case .flaky: counts.flaky += 1
+            case nil: break
+            }
+        }
+        let parts = [("new", counts.new), ("known", counts.known), ("flaky", counts.flaky)]
+            .filter { $0.1 > 0 }.map { "\($0.1) \($0.0)" }
+        return parts.isEmpty ? nil : parts.joined(separator: " · ") + " (on this kernel)"
     }
 
     /// `compile 0.4s · image 0.1s · boot 3.9s · tests 1.2s · teardown 0.1s`,

@@ -83,6 +83,9 @@ public struct TestRecord: Sendable, Codable, Equatable {
     public var splats: [Splat]
     /// Cases of a parametrised test (one level).
     public var subtests: [TestRecord]
+    /// What the results history says about it on this kernel (new, known,
+    /// flaky); nil without history or with nothing to say.
+    public var history: HistoryNote?
 
     public init(
         name: String, outcome: Outcome, duration: Double? = nil, message: String? = nil,

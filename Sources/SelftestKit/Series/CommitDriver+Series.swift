@@ -67,6 +67,13 @@ extension CommitDriver {
                     step.run = first
                     step.retryRuns = try reruns(
                         first, kernel: kernel, reference: reference, in: dir)
+                    for (attempt, run) in ([first] + step.retryRuns).enumerated() {
+                        history?.record(
+                            run,
+                            kind: .seriesStep(
+                                position: commit.position, commit: commit.commit,
+                                attempt: attempt))
+                    }
                     step.verdicts = Self.verdicts(
                         first: first, retries: step.retryRuns, reference: reference)
                 }

@@ -86,6 +86,8 @@ public struct CommitDriver: Sendable {
     public var observer: SeriesObserver
     /// The run directory: one subdirectory per step.
     public var directory: URL
+    /// Where each run of a step (re-runs included) is recorded; nil: nowhere.
+    public var history: HistoryRecorder?
 
     public init(
         tester: CommitTesting, worktree: Worktree, retries: Int, observer: SeriesObserver,

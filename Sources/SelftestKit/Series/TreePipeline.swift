@@ -78,9 +78,11 @@ public struct TreePipeline: Sendable {
 
     func driver(_ bench: TestBench, _ worktree: Worktree, _ directory: URL) -> CommitDriver {
         observer.note("worktree \(worktree.path.path); artifacts \(directory.path)")
-        return CommitDriver(
+        var driver = CommitDriver(
             tester: bench, worktree: worktree, retries: retries, observer: observer,
             directory: directory)
+        driver.history = options.history ? HistoryRecorder(cache: bench.cache) : nil
+        return driver
     }
 
     /// The plan, with its commits made in the worktree (for an mbox).

@@ -34,6 +34,15 @@ public enum ReportMerge {
                     input: input.path,
                     fix: "merge the shards of one run: the same --filter and the same N")
             }
+            if shard.durationsDigest != expected.durationsDigest {
+                throw SelftestError(
+                    .usage, .reports,
+                    "\(input.path) split the selection by other durations than \(first.path) "
+                        + "(\(Self.balance(shard)) against \(Self.balance(expected))): "
+                        + "the shares may overlap or leave tests out",
+                    input: input.path,
+                    fix: "give every runner the same --durations FILE (or none), and run again")
+            }
             if let reason = differentKernel(input.report, first.report) {
                 throw SelftestError(
                     .usage, .reports,
@@ -61,6 +70,11 @@ public enum ReportMerge {
                 fix: "add the missing shard's --json report")
         }
         return joined(inputs.map(\.report), selection: expected.selection)
+    }
+
+    /// How a shard was balanced, for a refusal: by count, or which durations.
+    static func balance(_ record: ShardRecord) -> String {
+        record.durationsDigest.map { "durations \($0.prefix(12))" } ?? "by count"
     }
 
     /// Why two reports are not of the same kernel, or nil when they are.

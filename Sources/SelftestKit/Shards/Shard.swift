@@ -31,8 +31,8 @@ public struct Shard: Sendable, Codable, Equatable, CustomStringConvertible {
     /// way, whatever the runner), balanced by count (shares differ by one
     /// at most), and it spreads neighbours, so a group of heavy tests next
     /// to each other in the catalog (memory/*, the storage races) lands on
-    /// different runners. Without a history of durations, count is the
-    /// best balance the runner can know.
+    /// different runners. Without durations (`select(_:name:durations:)`),
+    /// count is the best balance the runner can know.
     public func select<T>(_ items: [T]) -> [T] {
         items.enumerated().filter { $0.offset % count == index - 1 }.map(\.element)
     }
@@ -44,9 +44,13 @@ public struct ShardRecord: Sendable, Codable, Equatable {
     public var shard: Shard
     /// Every test the whole selection holds, in order, across all shards.
     public var selection: [String]
+    /// The digest of the durations the share was balanced by
+    /// (`ShardDurations.digest`); nil: balanced by count.
+    public var durationsDigest: String?
 
-    public init(shard: Shard, selection: [String]) {
+    public init(shard: Shard, selection: [String], durationsDigest: String? = nil) {
         self.shard = shard
         self.selection = selection
+        self.durationsDigest = durationsDigest
     }
 }
