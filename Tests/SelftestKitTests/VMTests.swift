@@ -141,4 +141,31 @@ extension Array where Element == String {
             GuestBoot.ktap(results: port, console: "KTAP version 1\n1..1\nnot ok 1 a\n") == port)
         #expect(GuestBoot.ktap(results: "", console: "[ 1.0] Linux version 6.12\n") == "")
     }
+
+    /// The stream is parsed again only when a file it comes from grew: the
+    /// console counts until the port has KTAP, so a guest that writes its
+    /// KTAP to the console (no port) is still followed.
+    @Test func theStreamIsReadAgainWhenItsSourceGrows() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sizes-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let results = dir.appendingPathComponent("results.ktap")
+        let console = dir.appendingPathComponent("console.log")
+        try Data().write(to: results)
+        try Data("[ 1.0] Linux version 6.12\n".utf8).write(to: console)
+        func sizes(_ hasKTAP: Bool) -> [Int] {
+            GuestBoot.streamSizes(
+                results: results.path, console: console.path, resultsHaveKTAP: hasKTAP)
+        }
+        let booting = sizes(false)
+        try Data("[ 1.0] Linux version 6.12\nKTAP version 1\n".utf8).write(to: console)
+        #expect(sizes(false) != booting, "KTAP on the console, no port: seen")
+        try Data("KTAP version 1\n".utf8).write(to: results)
+        let onPort = sizes(true)
+        try Data("[ 1.0] Linux version 6.12\nKTAP version 1\n[ 2.0] more\n".utf8)
+            .write(to: console)
+        #expect(sizes(true) == onPort, "the console no longer matters once the port has KTAP")
+        try Data("KTAP version 1\n1..1\n".utf8).write(to: results)
+        #expect(sizes(true) != onPort)
+    }
 }

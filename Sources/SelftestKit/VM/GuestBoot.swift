@@ -68,11 +68,23 @@ struct GuestBoot {
         var end: End
         var agentStarted: Date?
         var agentDone: Date?
+        var document = KTAPDocument()
+        var parsedSizes: [Int]?
+        var resultsHaveKTAP = false
         while true {
-            let ktapText = Self.ktap(
-                results: Self.read(configuration.resultsFile),
-                console: Self.read(configuration.consoleLog))
-            let document = KTAPParser.parse(ktapText)
+            // Read and parse again only when what `ktap` reads has grown: a
+            // guest's stream is read every 20 ms, and with several guests
+            // at once the runner's parsing took CPU from their TCG threads.
+            let sizes = Self.streamSizes(
+                results: configuration.resultsFile, console: configuration.consoleLog,
+                resultsHaveKTAP: resultsHaveKTAP)
+            if sizes != parsedSizes {
+                parsedSizes = sizes
+                let results = Self.read(configuration.resultsFile)
+                resultsHaveKTAP = results.contains("KTAP version")
+                document = KTAPParser.parse(
+                    Self.ktap(results: results, console: Self.read(configuration.consoleLog)))
+            }
             if document.results.count != lastSeen {
                 onProgress(document)
                 lastSeen = document.results.count
@@ -161,6 +173,17 @@ struct GuestBoot {
         if results.contains("KTAP version") { return results }
         let text = console()
         return text.contains("KTAP version") ? text : results
+    }
+
+    /// The sizes of the files the KTAP stream comes from: the results
+    /// port's, and the console's until the stream is found (a guest without
+    /// the port writes it there).
+    static func streamSizes(results: String, console: String, resultsHaveKTAP: Bool) -> [Int] {
+        func size(_ path: String) -> Int {
+            var st = stat()
+            return stat(path, &st) == 0 ? Int(st.st_size) : -1
+        }
+        return resultsHaveKTAP ? [size(results)] : [size(results), size(console)]
     }
 
     static func read(_ path: String) -> String {
