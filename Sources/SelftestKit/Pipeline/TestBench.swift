@@ -153,13 +153,15 @@ public final class TestBench: Sendable {
             case .failed(let message): buildErrors[name] = message
             }
         }
+        let cached = products.values.filter {
+            if case .object(_, true) = $0 { true } else { false }
+        }.count
+        let programs = ProgramCounts(
+            compiled: objects.count - cached, cached: cached, failed: buildErrors.count)
         if !needed.isEmpty {
-            let cached = products.values.filter {
-                if case .object(_, true) = $0 { true } else { false }
-            }.count
             observer.note(
-                "programs: \(objects.count - cached) compiled, \(cached) cached, "
-                    + "\(buildErrors.count) failed")
+                "programs: \(programs.compiled) compiled, \(programs.cached) cached, "
+                    + "\(programs.failed) failed")
         }
         clock.end("compile")
 
@@ -194,6 +196,7 @@ public final class TestBench: Sendable {
             artifactsDirectory: directory.path)
         report.kernelIdentity = kernel.identity
         report.shard = shard
+        report.programs = programs
         if !toRun.isEmpty {
             var session = GuestSession(
                 toolchain: toolchain, kernel: kernel.image, image: image,
