@@ -140,8 +140,8 @@ struct MachineOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Guests booted at once, the tests split between them (default 1; 0: as many as "
-                + "the host's cores keep busy and its memory holds).",
+            "Guests booted at once, the tests split between them (default, or 0: as many "
+                + "as the host's cores keep busy and its memory holds).",
             discussion: "Each guest gets --cpus and --memory, its own console and results; "
                 + "never more guests than tests. --jobs 1: one guest runs every test."))
     var jobs: Int?

@@ -36,7 +36,7 @@ extension VirtualMachineSuites {
 
         /// As a user runs it: as many guests as the host keeps busy.
         @Test func defaultSuitePassesOnTheDefaultKernel() throws {
-            let (report, recorder) = try run(nil, jobs: nil)  // the default: one guest
+            let (report, recorder) = try run(nil, jobs: nil)  // the default: host-sized
             let expected = TestFilter(nil).select(from: Catalog.all).map(\.name)
             #expect(report.records.map(\.name) == expected)
             for record in report.records {

@@ -70,3 +70,48 @@ extension NeedsTools {
         #expect(paths.allSatisfy { $0.hasPrefix("/") })
     }
 }
+
+extension NeedsTools {
+    @Suite(.tags(.needsTools)) struct ELFStripperTests {
+        /// A program built with debug info loses its symbol table and debug
+        /// sections, keeps the dynamic symbols a crash report names, and still
+        /// runs (an ordinary host program: nothing BPF runs here).
+        @Test func stripsDebugAndSymtabKeepsDynsym() throws {
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "strip-\(UUID())")
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: root) }
+            let source = root.appendingPathComponent("hello.c")
+            try Data("#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n".utf8)
+                .write(to: source)
+            let program = root.appendingPathComponent("hello").path
+            let runner = SystemRunner()
+            let built = try runner.run(
+                Command("cc", ["-g", "-o", program, source.path]), timeout: 120)
+            try #require(built.succeeded, "\(built.stderrText)")
+
+            let stripper = ELFStripper(strip: "strip", runner: runner, cache: Cache(root: root))
+            let data = try stripper.stripped(program)
+            let output = root.appendingPathComponent("hello-stripped")
+            try data.write(to: output)
+            chmod(output.path, 0o755)
+
+            func sections(_ path: String) throws -> String {
+                try runner.run(Command("readelf", ["-S", "-W", path]), timeout: 30).stdoutText
+            }
+            let before = try sections(program)
+            let after = try sections(output.path)
+            #expect(before.contains(".symtab") && before.contains(".debug_info"))
+            #expect(!after.contains(".symtab"))
+            #expect(!after.contains(".debug_info"))
+            #expect(after.contains(".dynsym"))
+            #expect(data.count < (try Data(contentsOf: URL(fileURLWithPath: program))).count)
+            let ran = try runner.run(Command(output.path, []), timeout: 30)
+            #expect(ran.succeeded && ran.stdoutText == "hello\n")
+            // Nothing of the scratch copy is left under the cache's tmp.
+            let left = try FileManager.default.contentsOfDirectory(
+                atPath: root.appendingPathComponent("tmp").path)
+            #expect(left.isEmpty)
+        }
+    }
+}

@@ -47,6 +47,19 @@ import Testing
         #expect(try SeriesReport.decode(data) == report)
     }
 
+    /// A built step says what its run compiled; a carried one ran nothing.
+    @Test func aStepLineSaysHowManyProgramsItCompiledAndHowLong() throws {
+        var (report, _) = try Self.report()
+        report.steps[2].run?.programs = ProgramCounts(compiled: 0, cached: 7, failed: 0)
+        report.steps[2].run?.phases["compile"] = 1.23
+        report.steps[1].run?.programs = ProgramCounts(compiled: 7, cached: 0, failed: 0)
+        let built = SeriesText.stepLine(report.steps[2])
+        #expect(built.contains("programs: 0 compiled, 7 cached (vmlinux.h and compile 1.2 s)"))
+        #expect(!SeriesText.stepLine(report.steps[1]).contains("programs:"), "carried over")
+        let decoded = try SeriesReport.decode(try report.json())
+        #expect(decoded.steps[2].run?.programs == ProgramCounts(compiled: 0, cached: 7, failed: 0))
+    }
+
     @Test func theMatrixMarksRegressionsFlakesBuildBreaksAndCarriedSteps() throws {
         let (report, c) = try Self.report()
         let lines = SeriesText.matrix(report)

@@ -7,6 +7,8 @@ public struct Toolchain: Sendable {
     public var clangVersion: String
     public var bpftool: String
     public var busybox: String
+    /// binutils' strip, for the ELFs that go into the guest image.
+    public var strip: String = "strip"
     /// Directory holding libbpf's BPF-side headers (`bpf/bpf_helpers.h`).
     public var libbpfIncludeDirectory: String
 
@@ -36,6 +38,7 @@ public struct Toolchain: Sendable {
         let clang = find("clang", override: environment["SELFTESTS_CLANG"], package: "clang")
         let bpftool = find(
             "bpftool", override: environment["SELFTESTS_BPFTOOL"], package: "bpftool")
+        let strip = find("strip", override: environment["SELFTESTS_STRIP"], package: "binutils")
         let busybox =
             ["/bin/busybox", "/usr/bin/busybox"].first { isStaticBusybox($0) }
             ?? {
@@ -65,7 +68,7 @@ public struct Toolchain: Sendable {
         return Toolchain(
             qemu: qemu, clang: clang,
             clangVersion: version.stdoutText.split(separator: "\n").first.map(String.init) ?? "",
-            bpftool: bpftool, busybox: busybox, libbpfIncludeDirectory: include)
+            bpftool: bpftool, busybox: busybox, strip: strip, libbpfIncludeDirectory: include)
     }
 
     static func missingError(_ missing: [Missing]) -> SelftestError {

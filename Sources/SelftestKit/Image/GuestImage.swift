@@ -52,6 +52,8 @@ public struct GuestImage: Sendable {
         }
         let libraries = try closure(of: agent, runner: runner)
         var hasher = SHA256()
+        // Versioned: an image built before the ELFs were stripped is not reused.
+        hasher.update("stripped-1\n")
         hasher.update(initScript)
         for path in [agent, toolchain.busybox] + libraries {
             hasher.update(path)
@@ -80,11 +82,12 @@ public struct GuestImage: Sendable {
         cpio.file("init", contents: Data(initScript.utf8), mode: 0o755)
         cpio.file("bin/busybox", contents: try read(toolchain.busybox), mode: 0o755)
         for applet in applets { cpio.symlink("bin/\(applet)", target: "busybox") }
-        cpio.file("bin/selftests-guest", contents: try read(agent), mode: 0o755)
+        let stripper = ELFStripper(strip: toolchain.strip, runner: runner, cache: cache)
+        cpio.file("bin/selftests-guest", contents: try stripper.stripped(agent), mode: 0o755)
         for library in libraries {
             let name = URL(fileURLWithPath: library).lastPathComponent
             let dir = name.hasPrefix("ld-linux") ? "lib64" : "lib"
-            cpio.file("\(dir)/\(name)", contents: try read(library), mode: 0o755)
+            cpio.file("\(dir)/\(name)", contents: try stripper.stripped(library), mode: 0o755)
         }
         for (name, url) in objects.sorted(by: { $0.key < $1.key }) {
             cpio.file("progs/\(name).bpf.o", contents: try read(url.path))
@@ -140,7 +143,7 @@ public struct GuestImage: Sendable {
         return paths
     }
 
-    private static func read(_ path: String) throws -> Data {
+    static func read(_ path: String) throws -> Data {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SelftestError(.infrastructure, .runner, "cannot read \(path) for the guest image")
         }

@@ -160,13 +160,15 @@ public final class TestBench: Sendable {
             case .failed(let message): buildErrors[name] = message
             }
         }
+        let cached = products.values.filter {
+            if case .object(_, true) = $0 { true } else { false }
+        }.count
+        let programs = ProgramCounts(
+            compiled: objects.count - cached, cached: cached, failed: buildErrors.count)
         if !needed.isEmpty {
-            let cached = products.values.filter {
-                if case .object(_, true) = $0 { true } else { false }
-            }.count
             observer.note(
-                "programs: \(objects.count - cached) compiled, \(cached) cached, "
-                    + "\(buildErrors.count) failed")
+                "programs: \(programs.compiled) compiled, \(programs.cached) cached, "
+                    + "\(programs.failed) failed")
         }
         clock.end(.compile)
 
@@ -201,6 +203,7 @@ public final class TestBench: Sendable {
             artifactsDirectory: directory.path)
         report.kernelIdentity = kernel.identity
         report.shard = shard
+        report.programs = programs
         if !toRun.isEmpty {
             var session = GuestSession(
                 toolchain: toolchain, kernel: kernel.image, image: image,
@@ -233,13 +236,13 @@ public final class TestBench: Sendable {
         return report
     }
 
-    /// The guests to boot at once: `--jobs N`; one without it, for now
-    /// (see the README: storage/race failed once beside a second guest on a
-    /// loaded host, and a flake is fixed before it becomes the default);
-    /// `--jobs 0`: as many as the host's cores keep busy and its memory
-    /// holds. `GuestShares` never boots more guests than there are tests.
+    /// The guests to boot at once: `--jobs N`; without it (or `--jobs 0`)
+    /// as many as the host's cores keep busy and its memory holds: on 2
+    /// cores, two guests ran the default suite in 0.75x one guest's wall
+    /// (scripts/bench-jobs.sh, 3 pairs, every pair faster, same verdicts).
+    /// `GuestShares` never boots more guests than there are tests.
     func jobs(for accelerator: Accelerator) -> Int {
-        guard options.jobs == 0 else { return options.jobs ?? 1 }
+        if let jobs = options.jobs, jobs > 0 { return jobs }
         return GuestShares.defaultJobs(
             cores: ProcessInfo.processInfo.activeProcessorCount,
             availableMiB: GuestShares.availableMemoryMiB(), memoryMiB: options.memoryMiB,

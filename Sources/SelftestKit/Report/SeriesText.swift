@@ -128,6 +128,9 @@ public enum SeriesText {
                 "built in \(BuildStatus.duration(step.build.seconds))"
                     + (steps.map { " (\($0))" } ?? ""))
         }
+        if step.carriedFrom == nil, let run = step.run, let programs = run.programs {
+            parts.append(compileLine(programs, seconds: run.phases["compile"]))
+        }
         let tests = step.verdicts.filter { $0.test != StepComparison.unattributed }
         let counts = Dictionary(grouping: tests, by: { $0.effective }).mapValues(\.count)
         parts.append(
@@ -142,6 +145,16 @@ public enum SeriesText {
             }
         }
         return parts.joined(separator: " · ")
+    }
+
+    /// What the step's run did with its programs: a patch that leaves the
+    /// kernel's types as they were compiles none.
+    static func compileLine(_ programs: ProgramCounts, seconds: Double?) -> String {
+        // The phase holds vmlinux.h too: a new kernel's is regenerated even
+        // when its text, which keys the programs, comes out the same.
+        let time = seconds.map { String(format: " (vmlinux.h and compile %.1f s)", $0) } ?? ""
+        let failed = programs.failed > 0 ? ", \(programs.failed) failed" : ""
+        return "programs: \(programs.compiled) compiled, \(programs.cached) cached\(failed)\(time)"
     }
 
     static func buildCell(_ step: SeriesStep) -> String {

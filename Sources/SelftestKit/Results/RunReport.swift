@@ -122,6 +122,10 @@ public struct RunReport: Sendable, Codable, Equatable {
     public var interruption: String?
     /// Set for a `--shard K/N` run: its share and the whole selection.
     public var shard: ShardRecord?
+    /// The BPF programs the run needed: how many it compiled and how many
+    /// it found cached (a series step whose vmlinux.h is the previous
+    /// step's compiles none).
+    public var programs: ProgramCounts?
 
     public init(
         kernel: String, kernelRelease: String? = nil, accelerator: String, startedAt: String,
@@ -154,5 +158,18 @@ public struct RunReport: Sendable, Codable, Equatable {
     /// `out-of-memory` included).
     public var exitCode: Int32 {
         records.allSatisfy(\.outcome.isSuccess) && unattributedSplats.isEmpty ? 0 : 1
+    }
+}
+
+/// What the compile phase did with the programs a run needed.
+public struct ProgramCounts: Sendable, Codable, Equatable {
+    public var compiled: Int
+    public var cached: Int
+    public var failed: Int
+
+    public init(compiled: Int, cached: Int, failed: Int) {
+        self.compiled = compiled
+        self.cached = cached
+        self.failed = failed
     }
 }
