@@ -46,7 +46,9 @@ struct ChildResult {
 
 /// Runs a body in a forked child and waits for it with a bound.
 enum ChildProcess {
-    static func run(test: Agent.PlannedTest, body: TestBody) -> ChildResult {
+    static func run(test: Agent.PlannedTest, body: TestBody, progsDirectory: String)
+        -> ChildResult
+    {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
             return ChildResult(outcome: .fail, message: ["pipe: \(errnoName(errno))"])
@@ -55,7 +57,7 @@ enum ChildProcess {
         let pid = fork()
         if pid == 0 {
             close(fds[0])
-            runChild(test: test, body: body, out: fds[1])
+            runChild(test: test, body: body, progsDirectory: progsDirectory, out: fds[1])
         }
         close(fds[1])
         if pid < 0 {
@@ -68,8 +70,10 @@ enum ChildProcess {
         return result
     }
 
-    private static func runChild(test: Agent.PlannedTest, body: TestBody, out: Int32) -> Never {
-        let context = TestContext(name: test.name, out: out, progsDirectory: "/progs")
+    private static func runChild(
+        test: Agent.PlannedTest, body: TestBody, progsDirectory: String, out: Int32
+    ) -> Never {
+        let context = TestContext(name: test.name, out: out, progsDirectory: progsDirectory)
         do {
             try body(context)
             ChildChannel.send(fd: out, kind: "result", text: "pass")
