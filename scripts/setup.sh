@@ -36,9 +36,11 @@ fi
 # use, which keeps this script quick).
 packages+=(gcc make flex bison bc libssl-dev libelf-dev cpio python3 git linux-source-6.12)
 # KernelCI's KCIDB schema validator (kcidb-io, PyPI) for the --kcidb tests,
-# and check-jsonschema with its bundled GitHub Actions and GitLab CI schemas
-# for the example CI files (actionlint is in neither Debian nor, as a wheel,
-# PyPI), in a virtual environment under the cache.
+# check-jsonschema with its bundled GitHub Actions and GitLab CI schemas for
+# the example CI files (actionlint is in neither Debian nor, as a wheel,
+# PyPI), and virtme-ng (PyPI) for scripts/bench-vs-vng.sh, in a virtual
+# environment under the cache. virtme-ng shares the host's filesystem with
+# the guest over virtiofs (virtiofsd) or 9p, and starts its guest with busybox.
 packages+=(python3-venv)
 # The tree's own test_progs (`--test-progs`): clang-19/llvm-19, the newest
 # bookworm has (the BPF selftests follow upstream LLVM closely), rsync for the
@@ -61,14 +63,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 venv="$cache/venv"
-python_packages=(kcidb-io check-jsonschema)
-if ! "$venv/bin/python" -c 'import kcidb_io, check_jsonschema' 2>/dev/null; then
-    say "installing ${python_packages[*]} (PyPI) into $venv"
-    [ -x "$venv/bin/pip" ] || /usr/bin/python3 -m venv "$venv" >"$log" 2>&1 \
-        || fail "python3 -m venv $venv failed"
-    "$venv/bin/pip" install -q "${python_packages[@]}" >"$log" 2>&1 \
-        || fail "pip install ${python_packages[*]} failed"
+if ! "$venv/bin/python" -c '' 2>/dev/null; then
+    rm -rf "$venv"
+    /usr/bin/python3 -m venv "$venv" >"$log" 2>&1 || fail "python3 -m venv $venv failed"
 fi
+# PACKAGE:MODULE pairs; a module that imports is a package already installed.
+for wanted in kcidb-io:kcidb_io check-jsonschema:check_jsonschema virtme-ng:virtme_ng; do
+    package="${wanted%%:*}"
+    "$venv/bin/python" -c "import ${wanted#*:}" 2>/dev/null && continue
+    say "installing $package (PyPI) into $venv"
+    "$venv/bin/pip" install -q "$package" >"$log" 2>&1 || fail "pip install $package failed"
+done
 
 # The default kernel: the newest linux-image-6.12.*-cloud-amd64-unsigned,
 # unpacked (boot/ only) into $cache/kernels/VERSION.

@@ -8,8 +8,23 @@ public typealias TestBody = @Sendable (TestContext) throws -> Void
 /// child with a bound, write KTAP to the results port and a start/end marker
 /// for each test to `/dev/kmsg`.
 public enum Agent {
+    /// Where the plan and the compiled programs are: in the image by
+    /// default; `selftests-guest PLAN PROGS` names both when the agent runs
+    /// from another filesystem (virtme-ng shares the host's, for
+    /// scripts/bench-vs-vng.sh).
+    struct Invocation: Equatable {
+        var planPath = "/selftests/plan"
+        var progsDirectory = "/progs"
+
+        init(arguments: [String]) {
+            if arguments.count > 1 { planPath = arguments[1] }
+            if arguments.count > 2 { progsDirectory = arguments[2] }
+        }
+    }
+
     public static func main(arguments: [String]) -> Int32 {
-        let planPath = arguments.count > 1 ? arguments[1] : "/selftests/plan"
+        let invocation = Invocation(arguments: arguments)
+        let planPath = invocation.planPath
         guard let planText = FD.readFile(planPath) else {
             FD.writeAll(2, "selftests-guest: cannot read plan \(planPath)\n")
             return 2
@@ -29,7 +44,7 @@ public enum Agent {
                 FD.writeAll(out, closing)
                 continue
             }
-            let result = run(test)
+            let result = run(test, progsDirectory: invocation.progsDirectory)
             mark(kmsg, .end, test.name)
             FD.writeAll(out, result.ktap(number: index + 1, name: test.name))
         }
@@ -63,17 +78,17 @@ public enum Agent {
         if kmsg >= 0 { FD.writeAll(kmsg, TestMarker(kind, name).kmsgRecord) }
     }
 
-    static func run(_ test: PlannedTest) -> ChildResult {
+    static func run(_ test: PlannedTest, progsDirectory: String) -> ChildResult {
         guard let body = Registry.body(for: test.name) else {
             return ChildResult(
                 outcome: .fail, message: ["the guest agent has no body for this test"])
         }
         if Registry.runsInAgent.contains(test.name) {
             // Deliberately not isolated: it proves the host watchdog.
-            let context = TestContext(name: test.name, out: 2, progsDirectory: "/progs")
+            let context = TestContext(name: test.name, out: 2, progsDirectory: progsDirectory)
             try? body(context)
             return ChildResult(outcome: .pass)
         }
-        return ForkedTest.run(test: test, body: body)
+        return ForkedTest.run(test: test, body: body, progsDirectory: progsDirectory)
     }
 }

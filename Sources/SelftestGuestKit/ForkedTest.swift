@@ -58,7 +58,9 @@ struct ChildResult {
 /// Runs a test body in a forked child and waits for it with a bound. (The
 /// host's `ChildProcess` spawns a program; this forks the agent itself.)
 enum ForkedTest {
-    static func run(test: PlannedTest, body: TestBody) -> ChildResult {
+    static func run(test: PlannedTest, body: TestBody, progsDirectory: String)
+        -> ChildResult
+    {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
             return ChildResult(outcome: .fail, message: ["pipe: \(errnoName(errno))"])
@@ -67,7 +69,7 @@ enum ForkedTest {
         let pid = fork()
         if pid == 0 {
             close(fds[0])
-            runChild(test: test, body: body, out: fds[1])
+            runChild(test: test, body: body, progsDirectory: progsDirectory, out: fds[1])
         }
         close(fds[1])
         if pid < 0 {
@@ -80,8 +82,10 @@ enum ForkedTest {
         return result
     }
 
-    private static func runChild(test: PlannedTest, body: TestBody, out: Int32) -> Never {
-        let context = TestContext(name: test.name, out: out, progsDirectory: "/progs")
+    private static func runChild(
+        test: PlannedTest, body: TestBody, progsDirectory: String, out: Int32
+    ) -> Never {
+        let context = TestContext(name: test.name, out: out, progsDirectory: progsDirectory)
         do {
             try body(context)
             ChildChannel.send(fd: out, .verdict(.pass, message: ""))

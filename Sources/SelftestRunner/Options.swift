@@ -190,7 +190,7 @@ extension ArgumentHelp {
     static func configFragment(_ abstract: String) -> ArgumentHelp {
         ArgumentHelp(
             abstract,
-            discussion: "A name in vm/config (debug, kasan), 'selftests' for the tree's own "
+            discussion: "A name in vm/config (debug, kasan, vng), 'selftests' for the tree's own "
                 + "tools/testing/selftests/bpf/config, or a fragment file.")
     }
 }

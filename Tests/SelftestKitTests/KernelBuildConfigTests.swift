@@ -90,7 +90,7 @@ import Testing
             let e = error as? SelftestError
             return e?.domain == .options && e?.input == "--config lockdep"
                 && e?.message == "no config fragment 'lockdep'"
-                && e?.fix?.contains("bpf-minimal, debug, kasan, selftests") == true
+                && e?.fix?.contains("bpf-minimal, debug, kasan, vng, selftests") == true
         }
         #expect {
             try ConfigFragment.resolve(["selftests"], tree: tree.url)
@@ -106,6 +106,7 @@ import Testing
         ("bpf-minimal.config", ["bpf-minimal"]),
         ("bpf-minimal+debug.config", ["bpf-minimal", "debug"]),
         ("bpf-minimal+kasan.config", ["bpf-minimal", "kasan"]),
+        ("bpf-minimal+vng.config", ["bpf-minimal", "vng"]),
     ])
     func everyOptionOfTheShippedFragmentsTakes(fixture: String, fragments: [String]) throws {
         let text = try KBuildFixture.text("kbuild/" + fixture)
