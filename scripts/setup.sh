@@ -43,10 +43,11 @@ packages+=(gcc make flex bison bc libssl-dev libelf-dev cpio python3 git linux-s
 # the guest over virtiofs (virtiofsd) or 9p, and starts its guest with busybox.
 packages+=(python3-venv)
 # The tree's own test_progs (`--test-progs`): clang-19/llvm-19, the newest
-# bookworm has (the BPF selftests follow upstream LLVM closely), rsync for the
+# bookworm has (the BPF selftests follow upstream LLVM closely), lld-19
+# because `LLVM=-19` makes tools/ link libbpf with ld.lld-19, rsync for the
 # scratch copy it builds in, objcopy for the BTF, and the libraries
 # test_progs and bpftool link.
-packages+=(clang-19 llvm-19 rsync zlib1g-dev libzstd-dev libcap-dev binutils)
+packages+=(clang-19 llvm-19 lld-19 rsync zlib1g-dev libzstd-dev libcap-dev binutils)
 # Debian ships pahole in its own package since bookworm; dwarves before that.
 if ! command -v pahole >/dev/null; then
     if apt-cache show pahole >/dev/null 2>&1; then packages+=(pahole); else packages+=(dwarves); fi

@@ -18,7 +18,8 @@ struct TestProgsTools: Sendable {
         if rsync == nil { missing.append(.init(what: "rsync", package: "rsync")) }
         let tools: [(tool: String, package: String)] = [
             ("clang-19", "clang-19"), ("llc-19", "llvm-19"), ("llvm-strip-19", "llvm-19"),
-            ("llvm-objcopy-19", "llvm-19"), ("objcopy", "binutils"), ("strip", "binutils"),
+            ("llvm-objcopy-19", "llvm-19"), ("ld.lld-19", "lld-19"), ("objcopy", "binutils"),
+            ("strip", "binutils"),
         ]
         for (tool, package) in tools where Toolchain.which(tool, path: path) == nil {
             missing.append(.init(what: tool, package: package))
