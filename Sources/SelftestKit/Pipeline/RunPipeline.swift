@@ -146,7 +146,7 @@ public struct RunPipeline: Sendable {
         for failure: KernelBuildFailure, tests: [TestSpec], started: Date, observer: RunObserver
     ) -> RunReport {
         var report = RunReport(
-            kernel: failure.tree, accelerator: "none",
+            kernel: failure.tree, accelerator: .noGuest,
             startedAt: ISO8601DateFormatter().string(from: started))
         report.kernelIdentity = KernelIdentity(
             path: failure.tree, tree: failure.tree, commit: failure.commit)

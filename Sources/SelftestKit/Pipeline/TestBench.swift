@@ -198,7 +198,7 @@ public final class TestBench: Sendable {
 
         var report = RunReport(
             kernel: kernel.image.path, kernelRelease: kernel.image.release,
-            accelerator: choice.accelerator.rawValue,
+            accelerator: RunAccelerators([choice.accelerator]),
             startedAt: ISO8601DateFormatter().string(from: clock.started),
             artifactsDirectory: directory.path)
         report.kernelIdentity = kernel.identity
