@@ -223,7 +223,7 @@ public final class TestBench: Sendable {
             records += outcome.records
             report.unattributedSplats = outcome.unattributedSplats
             report.kernelRelease = outcome.kernelRelease ?? report.kernelRelease
-            report.phases = outcome.phases
+            for (phase, seconds) in outcome.phases { report.phases[phase.rawValue] = seconds }
         }
         // Ours in the catalog's order, then test_progs' in its own.
         let order = Dictionary(

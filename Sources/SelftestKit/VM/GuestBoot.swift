@@ -1,4 +1,5 @@
 import Foundation
+import SelftestCatalog
 
 /// One boot of the guest: start QEMU, follow the results port, stop it when
 /// the agent is done, the guest dies, or a bound runs out. QEMU is killed
@@ -98,7 +99,8 @@ struct GuestBoot {
                 break
             }
             if let test = currentTest {
-                let bound = Double(timeouts[test.name] ?? 30) + bounds.grace
+                let bound =
+                    Double(timeouts[test.name] ?? TestSpec.defaultTimeoutSeconds) + bounds.grace
                 if now.timeIntervalSince(test.since) > bound {
                     end = .testTimeout(test.name, bound)
                     break

@@ -30,7 +30,8 @@ public struct GuestSession: Sendable {
         public var records: [TestRecord] = []
         public var unattributedSplats: [Splat] = []
         public var kernelRelease: String?
-        public var phases: [String: Double] = [:]
+        /// Seconds of the boot, tests and teardown phases, summed over boots.
+        public var phases: [RunPhase: Double] = [:]
         public var boots = 0
     }
 
@@ -72,9 +73,9 @@ public struct GuestSession: Sendable {
                 timeouts: timeouts)
             let consolePath = boot.configuration.consoleLog
             let result = try boot.run(onRecord: progress)
-            outcome.phases["boot", default: 0] += result.bootSeconds
-            outcome.phases["tests", default: 0] += result.testSeconds ?? 0
-            outcome.phases["teardown", default: 0] += result.teardownSeconds
+            outcome.phases[.boot, default: 0] += result.bootSeconds
+            outcome.phases[.tests, default: 0] += result.testSeconds ?? 0
+            outcome.phases[.teardown, default: 0] += result.teardownSeconds
 
             if case .acceleratorFailed(let line) = result.end {
                 kvmFailed(line)
