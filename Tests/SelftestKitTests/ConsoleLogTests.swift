@@ -13,7 +13,6 @@ import Testing
         #expect(log.kernelRelease == "6.12.117+deb12-cloud-amd64")
         #expect(!log.panicked)
         #expect(log.markers.isEmpty)
-        #expect(log.unfinishedTest == nil)
     }
 
     /// Every fixture: which reports it holds, in order, and which test each is pinned on.
@@ -49,7 +48,6 @@ import Testing
     @Test func lockdepAndKASANReportsAreWholeAndPinnedOnTheirTests() throws {
         let log = try Self.log("lockdep-kasan-6.12.log")
         #expect(!log.panicked)
-        #expect(log.unfinishedTest == nil)
         let lockdep = try #require(log.splats.first)
         #expect(lockdep.title == "WARNING: possible circular locking dependency detected")
         #expect(lockdep.lines.contains { $0.contains("(splat_a){+.+.}-{3:3}, at: ") })
@@ -89,7 +87,6 @@ import Testing
             log.markers.map(\.test) == [
                 "maps/basic", "maps/basic", "fs/freeze_hang", "fs/freeze_hang", "crash/sysrq",
             ])
-        #expect(log.unfinishedTest == "crash/sysrq")
         let hung = log.splats[0]
         #expect(hung.title == "INFO: task sh:150 blocked for more than 2 seconds.")
         #expect(hung.lines.contains { $0.hasPrefix("task:sh ") && $0.contains("state:D") })
@@ -118,7 +115,6 @@ import Testing
         let log = try Self.log("agent-devkmsg-on-6.12.log")
         #expect(log.markers.count == 17)
         #expect(log.markers.filter { $0.kind == .start }.count == 9)
-        #expect(log.unfinishedTest == "fixture/crash")
         let warning = log.splats[0]
         #expect(warning.title.hasPrefix("WARNING: CPU: 0 PID: 156 at kernel/bpf/fixture.c:1"))
         #expect(
@@ -147,7 +143,6 @@ import Testing
                 "splat/after",
             ])
         #expect(log.markers.map(\.kind) == [.start, .end, .start, .end, .start, .end])
-        #expect(log.unfinishedTest == nil)
         #expect(log.panicked)
         let (warning, bug) = (log.splats[0], log.splats[1])
         #expect(
@@ -189,7 +184,6 @@ import Testing
         #expect(!splat.lines.contains("Killed"))
         #expect(
             log.markers.map(\.test) == ["splat/null", "splat/null", "splat/after", "splat/after"])
-        #expect(log.unfinishedTest == nil)
     }
 
     @Test func generalProtectionFaultOnANonCanonicalAddressIsAnOops() throws {
@@ -208,7 +202,6 @@ import Testing
         #expect(splat.lines.last == "---[ end trace 0000000000000000 ]---")
         #expect(splat.test == "splat/gpf")
         #expect(log.markers.count == 4)
-        #expect(log.unfinishedTest == nil)
     }
 
     /// With panic_on_oops the `Kernel panic ... Fatal exception` after `end trace`
@@ -224,7 +217,6 @@ import Testing
         #expect(splat.lines.contains("Kernel panic - not syncing: Fatal exception"))
         #expect(splat.lines.last?.hasPrefix("Kernel Offset: 0x17800000") == true)
         #expect(log.panicked)
-        #expect(log.unfinishedTest == "splat/null_panic")
     }
 
     @Test func crlfAndLFGiveTheSameLog() throws {

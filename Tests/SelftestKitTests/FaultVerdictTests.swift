@@ -63,7 +63,7 @@ import Testing
         let records = BootVerdicts(memoryMiB: 256).verdicts(for: Self.largeTests, boot: boot)
             .records
         let report = RunReport(
-            kernel: "debian", accelerator: "tcg", startedAt: "2026-12-02T15:33:41Z",
+            kernel: "debian", accelerator: .tcg, startedAt: "2026-12-02T15:33:41Z",
             records: records)
         #expect(report.exitCode == 1)
         #expect(RunOutcome.ran(report).bisectExitCode == 1)
@@ -108,7 +108,7 @@ import Testing
         #expect(records.allSatisfy { $0.message?.contains("--run-timeout 30") == true })
 
         let report = RunReport(
-            kernel: "k", accelerator: "tcg", startedAt: "2026-12-02T15:00:00Z", records: records)
+            kernel: "k", accelerator: .tcg, startedAt: "2026-12-02T15:00:00Z", records: records)
         #expect(report.exitCode == 1)
         #expect(RunOutcome.ran(report).bisectExitCode == 128, "no verdict: bisect must abort")
         let xml = try ParsedXML(JUnitReport.xml(for: report))

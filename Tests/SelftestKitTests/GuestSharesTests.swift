@@ -134,11 +134,11 @@ import Testing
         a.records = [
             TestRecord(name: "t/3", outcome: .pass), TestRecord(name: "t/1", outcome: .pass),
         ]
-        a.phases = ["boot": 8, "tests": 10, "teardown": 0.1]
+        a.phases = [.boot: 8, .tests: 10, .teardown: 0.1]
         a.boots = 2
         var b = GuestSession.Outcome()
         b.records = [TestRecord(name: "t/2", outcome: .kernelCrash)]
-        b.phases = ["boot": 9, "tests": 12, "teardown": 0.2]
+        b.phases = [.boot: 9, .tests: 12, .teardown: 0.2]
         b.boots = 1
         b.kernelRelease = "6.12"
         let merged = GuestPool.merge([a, b], order: ["t/1", "t/2", "t/3"])

@@ -64,7 +64,7 @@ import Testing
     }
 
     @Test func notesAreGivenPerTestFromThatTestsHistory() {
-        var report = RunReport(kernel: "k", accelerator: "tcg", startedAt: "")
+        var report = RunReport(kernel: "k", accelerator: .tcg, startedAt: "")
         report.records = [
             TestRecord(name: "a", outcome: .fail), TestRecord(name: "b", outcome: .pass),
             TestRecord(name: "c", outcome: .fail),
@@ -141,7 +141,7 @@ import Testing
 
     /// The JSON report carries each note; it reads back as written.
     @Test func theJSONReportCarriesTheClassification() throws {
-        var report = RunReport(kernel: "k", accelerator: "tcg", startedAt: "")
+        var report = RunReport(kernel: "k", accelerator: .tcg, startedAt: "")
         report.records = [
             TestRecord(name: "a", outcome: .fail), TestRecord(name: "b", outcome: .pass),
         ]

@@ -26,7 +26,7 @@ import Testing
         durations: [String: Double] = [:]
     ) -> RunReport {
         var report = RunReport(
-            kernel: "/boot/vmlinuz", kernelRelease: "6.12.118", accelerator: "tcg",
+            kernel: "/boot/vmlinuz", kernelRelease: "6.12.118", accelerator: .tcg,
             startedAt: date)
         report.kernelIdentity = KernelIdentity(
             path: "/boot/vmlinuz", release: "6.12.118", imageDigest: digest, tree: "/src/linux",

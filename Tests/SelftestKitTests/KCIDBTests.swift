@@ -92,7 +92,7 @@ extension NeedsTools {
         /// no test runs on it; a prebuilt kernel: a checkout of its image.
         @Test func aKernelThatDidNotBuildIsAFailedBuildAndAPrebuiltOneHasNoCommit() throws {
             var failed = RunReport(
-                kernel: "/src/linux", accelerator: "none", startedAt: "2026-12-02T10:00:00Z",
+                kernel: "/src/linux", accelerator: .noGuest, startedAt: "2026-12-02T10:00:00Z",
                 records: [
                     TestRecord(name: "storage/sk/x", outcome: .buildError, message: "error: x")
                 ])

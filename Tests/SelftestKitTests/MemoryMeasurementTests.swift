@@ -18,7 +18,7 @@ enum MemoryFixture {
         return RunReport(
             kernel: "vmlinuz-6.12.117+deb12-cloud-amd64",
             kernelRelease: "6.12.117+deb12-cloud-amd64",
-            accelerator: "tcg", startedAt: "2026-11-21T00:00:00Z",
+            accelerator: .tcg, startedAt: "2026-11-21T00:00:00Z",
             records: RecordBuilder.records(from: document))
     }
 

@@ -49,4 +49,21 @@ struct ReportJSONTests {
         #expect(text.contains("\"name\" : \"storage/sk/omem_charge_delete\""))
         #expect(text.contains("\"outcome\" : \"kernel-crash\""))
     }
+
+    /// The accelerator is typed but written as the string it always was:
+    /// `none`, `kvm`, `tcg`, and a merge's `kvm+tcg`.
+    @Test(arguments: ["none", "kvm", "tcg", "kvm+tcg"])
+    func acceleratorsReadAndWriteTheirOldStrings(text: String) throws {
+        let json = Data("\"\(text)\"".utf8)
+        let value = try JSONDecoder().decode(RunAccelerators.self, from: json)
+        #expect(try JSONEncoder().encode(value) == json)
+        #expect(value.description == text)
+    }
+
+    @Test func mergedAcceleratorsAreEachOneOnce() {
+        #expect(RunAccelerators.union([.tcg, .kvm, .tcg]).description == "kvm+tcg")
+        #expect(RunAccelerators.union([.noGuest, .noGuest]) == .noGuest)
+        #expect(RunAccelerators("none+tcg") == .tcg)
+        #expect(RunAccelerators("qemu") == nil)
+    }
 }

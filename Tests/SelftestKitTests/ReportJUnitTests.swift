@@ -55,7 +55,7 @@ struct ReportJUnitTests {
     /// is the run's, boots included (a 16 s run is not "1.9 s").
     @Test func suiteTimeCoversTestsWhoseCasesHaveNoTimeAndRootTimeIsTheRuns() throws {
         let report = RunReport(
-            kernel: "k", accelerator: "tcg", startedAt: "2026-12-02T15:36:53Z",
+            kernel: "k", accelerator: .tcg, startedAt: "2026-12-02T15:36:53Z",
             phases: ["compile": 2.3, "boot": 9.8, "tests": 3.6, "teardown": 0.1],
             records: [
                 TestRecord(name: "storage/sk/a", outcome: .pass, duration: 0.4),
@@ -155,7 +155,7 @@ struct ReportJUnitTests {
     @Test func hostileTextStaysWellFormed() throws {
         let message = "bad <tag> & \"quotes\" 'apostrophes' \u{1B}[31mred\u{1B}[0m\u{0}"
         let report = RunReport(
-            kernel: "k<&>", accelerator: "tcg", startedAt: "now",
+            kernel: "k<&>", accelerator: .tcg, startedAt: "now",
             records: [
                 TestRecord(
                     name: "esc/case", outcome: .fail, message: message + "\nsecond line",
@@ -178,7 +178,7 @@ struct ReportJUnitTests {
                 TestRecord(name: "PERCPU_HASH", outcome: .pass),
             ])
         let report = RunReport(
-            kernel: "k", accelerator: "tcg", startedAt: "now", records: [record])
+            kernel: "k", accelerator: .tcg, startedAt: "now", records: [record])
         let parsed = try ParsedXML(JUnitReport.xml(for: report))
         let names = try parsed.elements("//testcase").map { $0[attribute: "name"] }
         #expect(names == ["map_free/HASH", "map_free/PERCPU_HASH", "map_free"])

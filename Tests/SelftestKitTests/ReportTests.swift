@@ -90,7 +90,7 @@ enum ReportSamples {
 
     static var report: RunReport {
         RunReport(
-            kernel: "bpf-next", kernelRelease: "6.9.0-rc1+", accelerator: "kvm",
+            kernel: "bpf-next", kernelRelease: "6.9.0-rc1+", accelerator: .kvm,
             startedAt: "2024-05-02T10:15:30Z",
             phases: ["compile": 0.4, "image": 0.1, "boot": 3.9, "tests": 1.2, "teardown": 0.1],
             records: records, unattributedSplats: [bootLockdep],
@@ -100,7 +100,7 @@ enum ReportSamples {
     /// A report with only passing tests and no splats.
     static var green: RunReport {
         RunReport(
-            kernel: "v6.8", accelerator: "tcg", startedAt: "2024-05-02T10:15:30Z",
+            kernel: "v6.8", accelerator: .tcg, startedAt: "2024-05-02T10:15:30Z",
             phases: ["boot": 9.5, "tests": 0.3], records: Array(records.prefix(2)))
     }
 }

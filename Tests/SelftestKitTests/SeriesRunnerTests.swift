@@ -7,7 +7,7 @@ import Testing
 /// The comparison rules, on scripted runs.
 @Suite(.tags(.unit)) struct StepComparisonTests {
     static func run(_ outcomes: [(String, Outcome)], splats: [Splat] = []) -> RunReport {
-        var report = RunReport(kernel: "k", accelerator: "tcg", startedAt: "t")
+        var report = RunReport(kernel: "k", accelerator: .tcg, startedAt: "t")
         report.records = outcomes.map { TestRecord(name: $0.0, outcome: $0.1, message: "why") }
         report.unattributedSplats = splats
         return report
@@ -350,7 +350,7 @@ import Testing
 /// `run --bisect-exit`: git bisect run's codes from a run's outcome.
 @Suite(.tags(.unit)) struct BisectExitTests {
     static func report(_ outcomes: [Outcome]) -> RunReport {
-        var report = RunReport(kernel: "k", accelerator: "tcg", startedAt: "t")
+        var report = RunReport(kernel: "k", accelerator: .tcg, startedAt: "t")
         report.records = outcomes.enumerated().map {
             TestRecord(name: "t\($0.offset)", outcome: $0.element)
         }

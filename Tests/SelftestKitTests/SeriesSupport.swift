@@ -163,7 +163,7 @@ final class ScriptedTester: CommitTesting, @unchecked Sendable {
         let digest = kernel.identity.imageDigest ?? ""
         calls.withLock { $0.append("run \(digest) \(tests.joined(separator: ","))") }
         var report = RunReport(
-            kernel: kernel.image.path, accelerator: "tcg", startedAt: "2026-12-02T00:00:00Z",
+            kernel: kernel.image.path, accelerator: .tcg, startedAt: "2026-12-02T00:00:00Z",
             artifactsDirectory: directory.path)
         report.kernelIdentity = kernel.identity
         for test in tests {

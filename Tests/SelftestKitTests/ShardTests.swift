@@ -45,7 +45,7 @@ import Testing
         (1...count).map { index in
             let shard = Shard(index: index, count: count)
             var report = RunReport(
-                kernel: "/boot/vmlinuz", kernelRelease: "6.12.118", accelerator: "tcg",
+                kernel: "/boot/vmlinuz", kernelRelease: "6.12.118", accelerator: .tcg,
                 startedAt: "2026-12-02T10:0\(index):00Z", phases: ["boot": Double(index)])
             report.kernelIdentity = KernelIdentity(
                 path: "/boot/vmlinuz", release: "6.12.118", imageDigest: digest)
@@ -200,7 +200,7 @@ import Testing
             "durations-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        var report = RunReport(kernel: "k", accelerator: "tcg", startedAt: "")
+        var report = RunReport(kernel: "k", accelerator: .tcg, startedAt: "")
         report.records = [
             TestRecord(name: "a", outcome: .pass, duration: 1.5),
             TestRecord(name: "b", outcome: .timeout, duration: 300),

@@ -134,7 +134,7 @@ extension HistoryRun {
         id = nil
         startedAt = ISO8601DateFormatter().date(from: report.startedAt) ?? Date()
         self.host = host
-        accelerator = report.accelerator
+        accelerator = report.accelerator.description
         kernelKey = KernelKey.of(report)
         kernelPath = identity.path
         kernelRelease = identity.release ?? report.kernelRelease

@@ -69,13 +69,14 @@ public enum KernelBuildResult: Sendable {
 public struct KernelBuilder: Sendable {
     public var request: KernelBuildRequest
     public var cache: Cache
-    public var runner: CommandRunning
+    /// Runs git and make's config targets, starts the build's make, and
+    /// keeps its time.
+    public var host: HostContext
 
-    public init(request: KernelBuildRequest, cache: Cache, runner: CommandRunning = SystemRunner())
-    {
+    public init(request: KernelBuildRequest, cache: Cache, host: HostContext = .live) {
         self.request = request
         self.cache = cache
-        self.runner = runner
+        self.host = host
     }
 
     /// Steps of a build from scratch of `bpf-minimal` on 6.12, as measured
@@ -118,7 +119,7 @@ public struct KernelBuilder: Sendable {
         tree: URL, tools: BuildTools, fragments: [ConfigFragment], in directory: BuildDirectory,
         observer: KernelBuildObserver
     ) throws -> KernelBuildResult {
-        let identity = TreeIdentity.read(tree, git: tools.git, runner: runner)
+        let identity = TreeIdentity.read(tree, git: tools.git, runner: host.runner)
         let names = fragments.map(\.name).joined(separator: " + ")
         observer.note("kernel tree \(tree.path)\(identity.label), config \(names)")
         let configure = KernelConfigure(
@@ -127,7 +128,7 @@ public struct KernelBuilder: Sendable {
             directory.forgetConfiguration()
             let again = directory.hasKernel ? "the fragments changed; re" : ""
             observer.note("\(again)configuring: tinyconfig + \(names), olddefconfig")
-            try configure.run(runner: runner, log: directory.configLog)
+            try configure.run(runner: host.runner, log: directory.configLog)
         }
         let check = try configure.check()
         try directory.markConfigured(for: fragments)
@@ -144,7 +145,7 @@ public struct KernelBuilder: Sendable {
             command: Self.makeCommand(
                 tools: tools, tree: tree, output: directory.output, jobs: request.jobs,
                 environment: tools.environment(cache: cache, inherited: inherited)),
-            log: directory.log, timeout: request.timeout)
+            log: directory.log, timeout: request.timeout, host: host)
         observer.note(
             "building \(clean ? "from scratch" : "incrementally") in \(directory.output.path)")
         let outcome = try make.run(

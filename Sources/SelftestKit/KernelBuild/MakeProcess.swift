@@ -6,6 +6,8 @@ struct MakeProcess {
     var command: Command
     var log: URL
     var timeout: Double
+    /// Starts make and keeps the time.
+    var host: HostContext = .live
     /// Seconds between reads of the log.
     var poll: Double = 0.25
 
@@ -41,9 +43,9 @@ struct MakeProcess {
         estimate: Int?, parser: BuildOutput, observer: KernelBuildObserver
     ) throws -> Outcome {
         var output = parser
-        let started = Date()
+        let started = host.clock.now()
         let cpuBefore = Self.childrenCPU()
-        let child = try ChildProcess.spawn(Self.combined(command), stdout: log.path)
+        let child = try host.spawner.spawn(Self.combined(command), stdout: log.path)
         // Killing make leaves its compilers to finish their one file each and
         // exit; none outlives the build by more than that.
         defer { child.kill() }
@@ -52,7 +54,7 @@ struct MakeProcess {
         while true {
             status = child.poll()
             output.consume(reader.readNew())
-            let elapsed = Date().timeIntervalSince(started)
+            let elapsed = host.clock.now().timeIntervalSince(started)
             let now = BuildStatus(
                 steps: output.steps, estimate: estimate, current: output.current, elapsed: elapsed)
             if status != nil {
@@ -68,11 +70,11 @@ struct MakeProcess {
                 break
             }
             observer.progress(now)
-            usleep(useconds_t(poll * 1_000_000))
+            host.clock.sleep(poll)
         }
         child.kill()
         return Outcome(
-            status: status, output: output, seconds: Date().timeIntervalSince(started),
+            status: status, output: output, seconds: host.clock.now().timeIntervalSince(started),
             cpuSeconds: Self.childrenCPU() - cpuBefore)
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 public struct MemoryReport: Sendable, Codable, Equatable {
     public var kernel: String
     public var kernelRelease: String?
-    public var accelerator: String
+    public var accelerator: RunAccelerators
     public var startedAt: String
     /// The memory tests' verdicts: a failed bound shows here and in `measurements`.
     public var tests: [TestVerdict]

@@ -81,6 +81,9 @@ public struct RunPipeline: Sendable {
     public var observer: RunObserver
     /// Where a tree's build shows its progress; nil: as notes to `observer`.
     public var buildObserver: (any KernelBuildObserver)?
+    /// How QEMU and make are started and time is kept: the real host, or a
+    /// test's fakes.
+    public var host: HostContext = .live
 
     public init(options: RunOptions, observer: RunObserver) {
         self.options = options
@@ -112,7 +115,7 @@ public struct RunPipeline: Sendable {
     public func evaluate() throws -> RunOutcome {
         let started = Date()
         let bench = try TestBench(
-            options: options, observer: observer, buildObserver: buildObserver)
+            options: options, observer: observer, buildObserver: buildObserver, host: host)
         return try bench.namingTheCache { try evaluate(on: bench, started: started) }
     }
 
@@ -146,7 +149,7 @@ public struct RunPipeline: Sendable {
         for failure: KernelBuildFailure, tests: [TestSpec], started: Date, observer: RunObserver
     ) -> RunReport {
         var report = RunReport(
-            kernel: failure.tree, accelerator: "none",
+            kernel: failure.tree, accelerator: .noGuest,
             startedAt: ISO8601DateFormatter().string(from: started))
         report.kernelIdentity = KernelIdentity(
             path: failure.tree, tree: failure.tree, commit: failure.commit)

@@ -21,14 +21,18 @@ public final class TestBench: Sendable {
     /// The bound `images/` is pruned to after each kernel; nil: not pruned.
     public let imagesMax: Int64?
     let toolchain: Toolchain
+    /// How QEMU and make are started and time is kept.
+    public let host: HostContext
     /// Decided at the first boot (the KVM probe needs a kernel), then kept.
     private let accelerator = Mutex<AcceleratorChoice?>(nil)
 
     public init(
-        options: RunOptions, observer: RunObserver, buildObserver: (any KernelBuildObserver)? = nil
+        options: RunOptions, observer: RunObserver, buildObserver: (any KernelBuildObserver)? = nil,
+        host: HostContext = .live
     ) throws {
         try options.check()
         self.options = options
+        self.host = host
         self.observer = observer
         self.buildObserver = buildObserver ?? NoteBuildObserver(observer: observer)
         let selection = try Self.selectTests(filter: options.filter).map { spec in
@@ -96,7 +100,8 @@ public final class TestBench: Sendable {
     public func build(tree: URL) throws -> KernelBuildResult {
         var request = KernelBuildRequest(tree: tree, configs: options.configs)
         request.timeout = options.buildTimeout
-        return try KernelBuilder(request: request, cache: cache).build(observer: buildObserver)
+        return try KernelBuilder(request: request, cache: cache, host: host)
+            .build(observer: buildObserver)
     }
 
     /// Runs `body`; a full filesystem met anywhere in it, in a scratch or
@@ -198,7 +203,7 @@ public final class TestBench: Sendable {
 
         var report = RunReport(
             kernel: kernel.image.path, kernelRelease: kernel.image.release,
-            accelerator: choice.accelerator.rawValue,
+            accelerator: RunAccelerators([choice.accelerator]),
             startedAt: ISO8601DateFormatter().string(from: clock.started),
             artifactsDirectory: directory.path)
         report.kernelIdentity = kernel.identity
@@ -211,8 +216,9 @@ public final class TestBench: Sendable {
                 bootTimeout: options.bootTimeout, grace: options.watchdogGrace,
                 runDeadline: clock.started.addingTimeInterval(options.runTimeout),
                 runTimeout: options.runTimeout,
-                memoryMiB: options.memoryMiB, cpus: options.cpus, tcgThreading: options.tcgThreading
-            )
+                memoryMiB: options.memoryMiB, cpus: options.cpus,
+                tcgThreading: options.tcgThreading,
+                host: host)
             // KVM that failed to run the guest is not tried by the next `auto`.
             let kvm = KVMProbe(qemu: toolchain.qemu, cache: cache)
             session.kvmFailed = { kvm.record(.broken($0)) }
@@ -223,7 +229,7 @@ public final class TestBench: Sendable {
             records += outcome.records
             report.unattributedSplats = outcome.unattributedSplats
             report.kernelRelease = outcome.kernelRelease ?? report.kernelRelease
-            report.phases = outcome.phases
+            for (phase, seconds) in outcome.phases { report.phases[phase.rawValue] = seconds }
         }
         // Ours in the catalog's order, then test_progs' in its own.
         let order = Dictionary(

@@ -173,7 +173,7 @@ public enum JUnitReport {
         if let release = report.kernelRelease {
             properties.append(("kernelRelease", release))
         }
-        properties.append(("accelerator", report.accelerator))
+        properties.append(("accelerator", report.accelerator.description))
         return suite(
             named: name, cases: cases, properties: properties, timestamp: report.startedAt)
     }

@@ -40,7 +40,7 @@ public final class PartialRun: RunObserver, Sendable {
         let done = finished.withLock { $0 }
         let names = Set(done.map(\.name))
         var report = RunReport(
-            kernel: kernel, accelerator: "none",
+            kernel: kernel, accelerator: .noGuest,
             startedAt: ISO8601DateFormatter().string(from: started))
         let notRun = selected.filter { !names.contains($0) }.map {
             TestRecord(

@@ -74,7 +74,7 @@ extension JUnitReport {
         var all = properties
         if let run {
             all.append(("kernel", run.kernel))
-            all.append(("accelerator", run.accelerator))
+            all.append(("accelerator", run.accelerator.description))
         }
         return suite(named: name, cases: cases, properties: all, timestamp: run?.startedAt)
     }

@@ -89,7 +89,7 @@ public enum TerminalReport {
         if let release = report.kernelRelease {
             kernel += " (\(release))"
         }
-        out.append(kernel + " on " + report.accelerator)
+        out.append(kernel + " on " + report.accelerator.description)
         if let directory = report.artifactsDirectory {
             out.append("Artifacts: " + directory)
         }

@@ -47,9 +47,6 @@ public struct ConsoleLog: Sendable, Equatable {
     public var kernelRelease: String?
     /// Whether the kernel panicked or oopsed.
     public var panicked = false
-    /// The test whose start marker has no end marker: the one running when
-    /// the console stopped.
-    public var unfinishedTest: String?
 
     public init() {}
 
@@ -74,7 +71,6 @@ public struct ConsoleLog: Sendable, Equatable {
         var log: ConsoleLog {
             var log = scanner.log
             log.panicked = log.splats.contains { $0.kind.isCrash }
-            log.unfinishedTest = scanner.currentTest
             return log
         }
     }

@@ -105,7 +105,7 @@ public struct TestRecord: Sendable, Codable, Equatable {
 public struct RunReport: Sendable, Codable, Equatable {
     public var kernel: String
     public var kernelRelease: String?
-    public var accelerator: String
+    public var accelerator: RunAccelerators
     public var startedAt: String
     /// Wall seconds per phase: compile, image, boot, tests, teardown.
     public var phases: [String: Double]
@@ -128,8 +128,8 @@ public struct RunReport: Sendable, Codable, Equatable {
     public var programs: ProgramCounts?
 
     public init(
-        kernel: String, kernelRelease: String? = nil, accelerator: String, startedAt: String,
-        phases: [String: Double] = [:], records: [TestRecord] = [],
+        kernel: String, kernelRelease: String? = nil, accelerator: RunAccelerators,
+        startedAt: String, phases: [String: Double] = [:], records: [TestRecord] = [],
         unattributedSplats: [Splat] = [], artifactsDirectory: String? = nil
     ) {
         self.kernel = kernel

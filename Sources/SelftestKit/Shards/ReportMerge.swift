@@ -94,7 +94,7 @@ public enum ReportMerge {
             selection.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         var merged = RunReport(
             kernel: first.kernel, kernelRelease: first.kernelRelease,
-            accelerator: Array(Set(reports.map(\.accelerator))).sorted().joined(separator: "+"),
+            accelerator: .union(reports.map(\.accelerator)),
             startedAt: reports.map(\.startedAt).min() ?? first.startedAt)
         merged.kernelIdentity = first.kernelIdentity
         merged.records = reports.flatMap(\.records).sorted {

@@ -96,7 +96,7 @@ public final class FileDigests: @unchecked Sendable {
     public init(store: URL?) {
         self.store = store
         if let store, let data = try? Data(contentsOf: store),
-            let saved = try? JSONDecoder().decode([String: String].self, from: data)
+            let saved = try? DocumentJSON.decode([String: String].self, from: data)
         {
             memo = saved
         }
@@ -148,7 +148,7 @@ public final class FileDigests: @unchecked Sendable {
         let data: Data? = lock.withLock {
             guard dirty else { return nil }
             dirty = false
-            return try? JSONEncoder().encode(memo)
+            return try? DocumentJSON.data(memo)
         }
         if let data { try? Cache.write(data, to: store) }
     }

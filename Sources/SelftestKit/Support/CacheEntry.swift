@@ -30,7 +30,7 @@ extension Cache {
             try make(temp)
             let digest = try FileDigests.sha256sum(temp.path) ?? FileDigests.hash(temp.path)
             let record = CacheEntryRecord(size: try size(of: temp), sha256: digest)
-            try write(try JSONEncoder().encode(record), to: recordURL(url))
+            try write(try DocumentJSON.data(record), to: recordURL(url))
         }
     }
 
@@ -45,7 +45,7 @@ extension Cache {
     public static func verify(_ url: URL, digests: FileDigests) -> EntryState {
         guard exists(url) else { return .missing }
         guard let data = try? Data(contentsOf: recordURL(url)),
-            let record = try? JSONDecoder().decode(CacheEntryRecord.self, from: data)
+            let record = try? DocumentJSON.decode(CacheEntryRecord.self, from: data)
         else {
             return .damaged("no record of its size and digest (written by an older selftests)")
         }

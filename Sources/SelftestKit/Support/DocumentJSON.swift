@@ -1,7 +1,8 @@
 import Foundation
 
-/// The JSON of every document this tool writes for people and programs:
-/// sorted keys, pretty-printed, slashes as they are, a newline at the end.
+/// The JSON of every document this tool writes, for people and programs
+/// and for its own cache (the KVM probe's answer, entry digests): sorted
+/// keys, pretty-printed, slashes as they are, a newline at the end.
 /// Series and bisect documents use snake_case keys (`first_bad`); their
 /// types keep test names out of dictionary keys, which the key strategy
 /// would rewrite.

@@ -181,7 +181,7 @@ public final class ChildProcess: Sendable {
     /// SIGTERM first, so that make deletes the targets it was writing (a
     /// half-written object must not look up to date to the next build),
     /// SIGKILL after `grace` seconds. Safe to call more than once.
-    public func kill(grace: Double = 3) {
+    public func kill(grace: Double) {
         if poll() != nil { return }
         Glibc.kill(-pid, SIGTERM)
         if wait(timeout: grace) == nil {

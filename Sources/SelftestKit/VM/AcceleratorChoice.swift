@@ -98,12 +98,12 @@ public struct KVMProbe: Sendable {
     private func saved(key: String) -> KVMState? {
         let entry = cache.entry("kvm-probe", key + ".json")
         guard let data = FileManager.default.contents(atPath: entry.path) else { return nil }
-        return try? JSONDecoder().decode(KVMState.self, from: data)
+        return try? DocumentJSON.decode(KVMState.self, from: data)
     }
 
     private func record(_ state: KVMState, key: String) {
         let entry = cache.entry("kvm-probe", key + ".json")
-        if let data = try? JSONEncoder().encode(state) { try? Cache.write(data, to: entry) }
+        if let data = try? DocumentJSON.data(state) { try? Cache.write(data, to: entry) }
     }
 
     func hostKey(runner: CommandRunning) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import SelftestCatalog
 
 /// One boot of the guest: start QEMU, follow the results port, stop it when
 /// the agent is done, the guest dies, or a bound runs out. QEMU is killed
@@ -29,6 +30,8 @@ struct GuestBoot {
     var configuration: QemuConfiguration
     var bounds: Bounds
     var timeouts: [String: Int]
+    /// Starts QEMU and keeps the time.
+    var host: HostContext
 
     /// What one boot produced.
     struct Result {
@@ -56,11 +59,11 @@ struct GuestBoot {
         let argv = ([qemu] + configuration.arguments).map { $0 + "\u{0}" }.joined()
         FileManager.default.createFile(
             atPath: configuration.consoleLog + ".qemu-argv", contents: Data(argv.utf8))
-        let child = try ChildProcess.spawn(
+        let child = try host.spawner.spawn(
             Command(qemu, configuration.arguments), stderr: stderrPath)
         defer { child.kill() }
 
-        let started = Date()
+        let started = host.clock.now()
         var output = BootTracker(
             resultsFile: configuration.resultsFile, consoleLog: configuration.consoleLog)
         var currentTest: (name: String, since: Date)?
@@ -72,11 +75,11 @@ struct GuestBoot {
             output.newRecords().forEach(onRecord)
             let document = output.document
             if output.running != currentTest?.name {
-                currentTest = output.running.map { ($0, Date()) }
+                currentTest = output.running.map { ($0, host.clock.now()) }
             }
-            if document.hasVersionLine && agentStarted == nil { agentStarted = Date() }
+            if document.hasVersionLine && agentStarted == nil { agentStarted = host.clock.now() }
             if document.done {
-                agentDone = Date()
+                agentDone = host.clock.now()
                 end = .completed
                 break
             }
@@ -92,13 +95,14 @@ struct GuestBoot {
                 end = .acceleratorFailed(failure)
                 break
             }
-            let now = Date()
+            let now = host.clock.now()
             if !document.hasVersionLine, now.timeIntervalSince(started) > bounds.boot {
                 end = .bootTimeout(bounds.boot)
                 break
             }
             if let test = currentTest {
-                let bound = Double(timeouts[test.name] ?? 30) + bounds.grace
+                let bound =
+                    Double(timeouts[test.name] ?? TestSpec.defaultTimeoutSeconds) + bounds.grace
                 if now.timeIntervalSince(test.since) > bound {
                     end = .testTimeout(test.name, bound)
                     break
@@ -108,9 +112,9 @@ struct GuestBoot {
                 end = .runTimeout(now.timeIntervalSince(started))
                 break
             }
-            usleep(20_000)
+            host.clock.sleep(0.02)
         }
-        let stopping = Date()
+        let stopping = host.clock.now()
         if end == .completed {
             // Let the guest power off by itself so the console log is whole.
             if child.wait(timeout: 10) == nil { child.kill() }
@@ -119,7 +123,7 @@ struct GuestBoot {
         // A guest the interrupt's shutdown killed gives no verdict. With
         // several guests, QEMUs slow to take SIGTERM left time for one.
         InterruptHandler.waitIfShuttingDown()
-        let stopped = Date()
+        let stopped = host.clock.now()
         let stderr = Self.read(stderrPath)
         if case .exited(let status) = end, status != 0, !stderr.isEmpty {
             if configuration.accelerator == .kvm, let failure = QemuExit.kvmFailure(in: stderr) {

@@ -22,6 +22,8 @@ public struct GuestSession: Sendable {
     public var memoryMiB = 1024
     public var cpus = 2
     public var tcgThreading: TCGThreading = .single
+    /// Starts QEMU and keeps the time: the real host, or a test's fakes.
+    public var host: HostContext = .live
     /// Told QEMU's line when KVM could not run the guest, before the run stops.
     public var kvmFailed: @Sendable (String) -> Void = { _ in }
 
@@ -30,7 +32,8 @@ public struct GuestSession: Sendable {
         public var records: [TestRecord] = []
         public var unattributedSplats: [Splat] = []
         public var kernelRelease: String?
-        public var phases: [String: Double] = [:]
+        /// Seconds of the boot, tests and teardown phases, summed over boots.
+        public var phases: [RunPhase: Double] = [:]
         public var boots = 0
     }
 
@@ -46,7 +49,7 @@ public struct GuestSession: Sendable {
         let judge = BootVerdicts(memoryMiB: memoryMiB, runTimeout: runTimeout)
         while !remaining.isEmpty {
             // The bound is spent: no boot for the tests left, each says why.
-            if Date() >= runDeadline {
+            if host.clock.now() >= runDeadline {
                 let records = remaining.map { judge.notRun($0.name) }
                 records.forEach(progress)
                 outcome.records += records
@@ -69,12 +72,12 @@ public struct GuestSession: Sendable {
                     resultsFile: dir.appendingPathComponent("results.ktap").path,
                     memoryMiB: memoryMiB, cpus: cpus, tcgThreading: tcgThreading),
                 bounds: .init(boot: bootTimeout, grace: grace, runDeadline: runDeadline),
-                timeouts: timeouts)
+                timeouts: timeouts, host: host)
             let consolePath = boot.configuration.consoleLog
             let result = try boot.run(onRecord: progress)
-            outcome.phases["boot", default: 0] += result.bootSeconds
-            outcome.phases["tests", default: 0] += result.testSeconds ?? 0
-            outcome.phases["teardown", default: 0] += result.teardownSeconds
+            outcome.phases[.boot, default: 0] += result.bootSeconds
+            outcome.phases[.tests, default: 0] += result.testSeconds ?? 0
+            outcome.phases[.teardown, default: 0] += result.teardownSeconds
 
             if case .acceleratorFailed(let line) = result.end {
                 kvmFailed(line)
