@@ -96,7 +96,11 @@ import Testing
         // Every step that ran the first time is reused, naming the run and
         // the commit it was; the docs-only patch carries the base's, as before.
         let reused = second.steps.map { $0.reused?.commit }
-        #expect(reused == [first.steps[0].commit, nil, first.steps[2].commit, first.steps[3].commit, first.steps[4].commit])
+        #expect(
+            reused == [
+                first.steps[0].commit, nil, first.steps[2].commit, first.steps[3].commit,
+                first.steps[4].commit,
+            ])
         #expect(second.steps[1].carriedFrom == 0)
         #expect(second.steps[2].retryRuns.count == 2, "the re-runs of the failure come along")
 
@@ -107,7 +111,8 @@ import Testing
         let reuses = rows.filter { $0.reusedFrom != nil }
         #expect(reuses.count == 4)
         #expect(Set(reuses.compactMap(\.reusedFrom)).isSubset(of: Set(rows.compactMap(\.id))))
-        #expect(reuses.map(\.stepCommit) == [v2.base.commit] + [1, 2, 3].map { v2.patches[$0].commit })
+        #expect(
+            reuses.map(\.stepCommit) == [v2.base.commit] + [1, 2, 3].map { v2.patches[$0].commit })
         #expect(try store.runs(of: HistoryQuery()) == verdictsBefore)
         #expect(tester.runs.count == rows.count - reuses.count)
     }
@@ -209,12 +214,13 @@ import Testing
         #expect(try store.reusable(key: "other", tests: ["a", "b"]) == nil)
     }
 
-    @Test(arguments: [
-        ("interrupted", [("a", Outcome.pass), ("b", .pass)], "SIGINT"),
-        ("infra-error", [("a", .infraError), ("b", .pass)], nil),
-        ("not-run", [("a", .pass), ("b", .notRun)], nil),
-        ("partial", [("a", .pass)], nil),
-    ] as [(String, [(String, Outcome)], String?)])
+    @Test(
+        arguments: [
+            ("interrupted", [("a", Outcome.pass), ("b", .pass)], "SIGINT"),
+            ("infra-error", [("a", .infraError), ("b", .pass)], nil),
+            ("not-run", [("a", .pass), ("b", .notRun)], nil),
+            ("partial", [("a", .pass)], nil),
+        ] as [(String, [(String, Outcome)], String?)])
     func aStepWithoutEveryVerdictIsNotReused(
         _ what: String, _ outcomes: [(String, Outcome)], _ interruption: String?
     ) throws {

@@ -46,7 +46,9 @@ extension HistoryStore {
                 let retryRows = try HistoryRun.filter(Column("retryOf") == id)
                     .order(Column("attempt"), Column("id")).fetchAll(db)
                 guard retryRows.allSatisfy({ $0.interruption == nil }) else { continue }
-                let retries = try retryRows.compactMap { try $0.id.flatMap { try Self.report(of: $0, db) } }
+                let retries = try retryRows.compactMap {
+                    try $0.id.flatMap { try Self.report(of: $0, db) }
+                }
                 guard retries.count == retryRows.count,
                     Self.isWhole(first, tests: tests),
                     retries.allSatisfy({ Self.isWhole($0, tests: nil) })

@@ -100,6 +100,19 @@ public final class HistoryStore: Sendable {
                 t.column("json", .blob).notNull()
             }
         }
+        // Memory over time: each map a run measured, by type and size.
+        migrator.registerMigration("v3") { db in
+            try db.create(table: "memory") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("run", onDelete: .cascade).notNull()
+                t.column("test", .text)
+                t.column("caseName", .text).notNull()
+                t.column("mapKey", .text).notNull()
+                t.column("measured", .integer).notNull()
+                t.column("reported", .integer).notNull()
+                t.column("json", .blob).notNull()
+            }
+        }
         return migrator
     }
 
@@ -123,6 +136,7 @@ public final class HistoryStore: Sendable {
                 var result = HistoryResult(record: record, runId: id, limit: Self.evidenceLimit)
                 try result.insert(db)
             }
+            try Self.insertMemory(of: report, runId: id, db)
             if let json {
                 try db.execute(
                     sql: "INSERT INTO runReport (runId, json) VALUES (?, ?)",

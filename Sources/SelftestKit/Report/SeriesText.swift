@@ -110,8 +110,10 @@ public enum SeriesText {
         lines.append("")
         let reuse =
             report.steps.contains { $0.reused != nil }
-            ? ["run N: the results of run N in the history (the same tree and inputs): "
-                + "not built, not booted"] : []
+            ? [
+                "run N: the results of run N in the history (the same tree and inputs): "
+                    + "not built, not booted"
+            ] : []
         return lines + legend + reuse
     }
 
@@ -250,6 +252,8 @@ public enum SeriesText {
         lines += matrix(report).map { $0.isEmpty ? "" : "  " + $0 }
         let verdicts = verdicts(report)
         if !verdicts.isEmpty { lines += [""] + verdicts }
+        let memory = SeriesMemory.lines(report)
+        if !memory.isEmpty { lines += [""] + memory }
         lines += [
             "", "Artifacts: \(report.artifactsDirectory)",
             "Time:      \(BuildStatus.duration(report.seconds))", "", headline(report),
@@ -268,6 +272,8 @@ public enum SeriesText {
         lines += matrix(report).map { $0.isEmpty ? "" : "    " + $0 }
         let verdicts = verdicts(report)
         if !verdicts.isEmpty { lines += [""] + verdicts }
+        let memory = SeriesMemory.lines(report)
+        if !memory.isEmpty { lines += [""] + memory.map { $0.isEmpty ? "" : "    " + $0 } }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -93,7 +93,9 @@ public struct StepReuse: Sendable, Codable, Equatable {
     /// `reused from run 12 (2026-12-02T09:14:03Z, step 2 0d1f2e3c4b5a)`.
     public var description: String {
         var then = [startedAt]
-        if let position { then.append("step \(position)" + (commit.map { " \($0.prefix(12))" } ?? "")) }
+        if let position {
+            then.append("step \(position)" + (commit.map { " \($0.prefix(12))" } ?? ""))
+        }
         return "reused from run \(run) (\(then.joined(separator: ", ")))"
     }
 }
