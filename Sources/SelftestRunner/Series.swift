@@ -17,7 +17,10 @@ extension Selftests {
                 are never touched and each step's build is incremental. A test that newly \
                 fails is re-run (--retries) before it is called a regression; one that \
                 passes on a re-run is flaky. A patch whose kernel is byte-identical to an \
-                earlier step's is not booted again.
+                earlier step's is not booted again; a step the results history holds \
+                whole results for (same tree, config, tests, programs, agent and machine; \
+                a re-applied v2 of a patch is the same tree) is neither built nor booted, \
+                and says which run it reused (--fresh: run it anyway).
 
                 Exit status: 0 no regression and every patch built; 1 a regression or a \
                 patch that does not build; 2 bad usage or input (an unreadable mbox, a \
@@ -72,6 +75,16 @@ extension Selftests {
 
         @OptionGroup(title: "History") var history: HistoryOptions
 
+        @Flag(
+            name: .long,
+            help: ArgumentHelp(
+                "Build, boot and test every step, even one the history already has results for.",
+                discussion: "Without it, a step whose tree (git's tree hash, so a re-applied "
+                    + "patch counts as the same), config, tests, programs, agent and machine "
+                    + "were tested before, completely, takes those results: no build, no boot."
+            ))
+        var fresh = false
+
         func validate() throws {
             if (mbox == nil) == (range == nil) {
                 throw ValidationError("give the series as --mbox FILE or as --range BASE..TIP")
@@ -92,6 +105,7 @@ extension Selftests {
             machine.apply(to: &options)
             tests.apply(to: &options)
             history.apply(to: &options)
+            options.fresh = fresh
             let source: SeriesSource =
                 if let mbox { .mbox(URL(fileURLWithPath: mbox), base: base) } else {
                     .range(range ?? "")

@@ -37,10 +37,10 @@ import Testing
         return report
     }
 
-    @Test func aNewStoreHasTheV1SchemaAndReopensWithItsRuns() throws {
+    @Test func aNewStoreHasEveryMigrationAndReopensWithItsRuns() throws {
         let store = try HistoryStore(path: path)
         let applied = try store.pool.read { try HistoryStore.migrator.appliedIdentifiers($0) }
-        #expect(applied == ["v1"])
+        #expect(Set(applied) == Set(HistoryStore.migrator.migrations))
         let columns = try store.pool.read { db in
             (
                 try db.columns(in: "run").map(\.name),
@@ -56,6 +56,39 @@ import Testing
         #expect(try again.allRuns().count == 1)
         let mode = try again.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
+    }
+
+    /// A store an older version wrote (v1 only) gains the later tables and
+    /// columns on open, and keeps its runs.
+    @Test func aV1StoreIsMigratedAndKeepsItsRuns() throws {
+        let old = try DatabasePool(path: path)
+        try HistoryStore.migrator.migrate(old, upTo: "v1")
+        let id = try old.write { db -> Int64 in
+            var run = HistoryRun(
+                report: Self.report(["a/1": .fail], at: "2026-12-01T10:00:00Z"), kind: .run,
+                host: "h")
+            try db.execute(
+                sql: """
+                    INSERT INTO run (startedAt, host, accelerator, kernelKey, kernelPath, kind)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    run.startedAt, run.host, run.accelerator, run.kernelKey, run.kernelPath,
+                    run.kind,
+                ])
+            run.id = db.lastInsertedRowID
+            try db.execute(
+                sql: "INSERT INTO result (runId, name, outcome) VALUES (?, 'a/1', 'fail')",
+                arguments: [run.id])
+            return db.lastInsertedRowID
+        }
+        try old.close()
+        #expect(id > 0)
+        let store = try HistoryStore(path: path)
+        let runs = try store.allRuns()
+        #expect(runs.count == 1)
+        #expect(runs.first?.resultKey == nil && runs.first?.reusedFrom == nil)
+        #expect(try store.runs(of: HistoryQuery()).map(\.outcome) == ["fail"])
     }
 
     @Test func aRunIsRecordedWithItsKernelStepAndBoundedEvidence() throws {

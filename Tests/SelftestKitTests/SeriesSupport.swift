@@ -115,6 +115,8 @@ final class ScriptedTester: CommitTesting, @unchecked Sendable {
     let testNames: [String]
     /// The tree paths the tests are built from (the tree's test_progs).
     var testInputs: [String] = []
+    /// What the results depend on besides the tree (nil: never reused).
+    var reuseInputs: String?
     /// Commit → build. A commit not listed builds a kernel of its own digest.
     var builds: [String: Build] = [:]
     /// Kernel digest → test → outcome per attempt.

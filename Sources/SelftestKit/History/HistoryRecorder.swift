@@ -46,30 +46,44 @@ public final class HistoryRecorder: Sendable {
         }
     }
 
-    /// Records `report` as a run of `kind`; a failure is warned about once.
-    public func record(_ report: RunReport, kind: RunKind) {
-        guard let store = store() else { return }
+    /// Records `report` as a run of `kind` (a series step's with its
+    /// key); its id, or nil once a failure is warned about.
+    @discardableResult
+    public func record(_ report: RunReport, kind: RunKind, step: StepRecording? = nil) -> Int64? {
+        using("cannot be written") { try $0.record(report, kind: kind, step: step) }
+    }
+
+    /// The earlier whole results under a series step's `key`; nil when
+    /// there are none or the store cannot be read.
+    public func reusable(key: String, tests: [String]) -> ReusableStep? {
+        using("cannot be read") { try $0.reusable(key: key, tests: tests) } ?? nil
+    }
+
+    /// Records a step that took run `original`'s results.
+    public func recordReuse(of original: Int64, kind: RunKind, key: String) {
+        _ = using("cannot be written") { try $0.recordReuse(of: original, kind: kind, key: key) }
+    }
+
+    /// `body` on the open store; nil, warned once, when it fails.
+    private func using<T>(_ what: String, _ body: (HistoryStore) throws -> T) -> T? {
+        guard let store = store() else { return nil }
         do {
-            try store.record(report, kind: kind)
+            return try body(store)
         } catch {
             state.withLock { $0 = .failed }
-            warn(Self.warning(location, "cannot be written", error))
+            warn(Self.warning(location, what, error))
+            return nil
         }
     }
 
     /// What the history says about each test of `report`, from the
     /// verdicts recorded on its kernel before it (call before `record`).
     public func notes(for report: RunReport) -> [String: HistoryNote] {
-        guard let store = store() else { return [:] }
-        do {
+        using("cannot be read") { store in
             let earlier = try store.results(
                 onKernel: KernelKey.of(report), tests: report.records.map(\.name))
             return HistoryClassifier.notes(for: report, earlier: earlier)
-        } catch {
-            state.withLock { $0 = .failed }
-            warn(Self.warning(location, "cannot be read", error))
-            return [:]
-        }
+        } ?? [:]
     }
 
     /// `report` with each record's note set; then recorded as `kind`.

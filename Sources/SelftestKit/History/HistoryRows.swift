@@ -52,6 +52,14 @@ public struct HistoryRun: Sendable, Codable, Equatable, FetchableRecord,
     public var shardCount: Int?
     /// The cause, when the run was interrupted and this is what had finished.
     public var interruption: String?
+    /// A series step's content key (`CommitDriver.reuseKey`): equal keys,
+    /// equal results.
+    public var resultKey: String?
+    /// The run whose results this step reused instead of booting; such a
+    /// run has no result rows of its own, so nothing counts twice.
+    public var reusedFrom: Int64?
+    /// The step's first run, when this is one of its re-runs.
+    public var retryOf: Int64?
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
@@ -145,6 +153,12 @@ extension HistoryRun {
         configHash = identity.configHash
         self.kind = kind.name
         interruption = report.interruption
+        describe(kind)
+    }
+
+    /// Sets the kind column and the columns that detail it.
+    mutating func describe(_ kind: RunKind) {
+        self.kind = kind.name
         switch kind {
         case .run: break
         case .seriesStep(let position, let commit, let attempt):

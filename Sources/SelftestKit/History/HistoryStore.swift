@@ -11,7 +11,10 @@ import GRDB
 /// older one wrote.
 ///
 /// The API, for what builds on the store (series result reuse, memory over time):
-/// - `record(_:kind:host:)` adds a run and its results, in one transaction;
+/// - `record(_:kind:host:step:)` adds a run and its results, in one
+///   transaction; a series step's also its content key and whole report;
+/// - `reusable(key:tests:)` and `recordReuse(of:kind:key:)`: a step's
+///   earlier complete results, and a step that took them (no result rows);
 /// - `results(onKernel:tests:)` is every recorded verdict on one kernel;
 /// - `runs(of:)` is every verdict matching a `HistoryQuery` (a test glob,
 ///   a kernel, a date), oldest first; `TestHistory.summarize` turns them
@@ -82,22 +85,62 @@ public final class HistoryStore: Sendable {
                 t.column("splatTitle", .text)
             }
         }
+        // Series result reuse: a step's content key, the run it reused or
+        // re-ran, and the whole report (cases, splats, measurements) that a
+        // later series carries instead of booting again.
+        migrator.registerMigration("v2") { db in
+            try db.alter(table: "run") { t in
+                t.add(column: "resultKey", .text)
+                t.add(column: "reusedFrom", .integer)
+                t.add(column: "retryOf", .integer)
+            }
+            try db.create(index: "run_on_resultKey", on: "run", columns: ["resultKey"])
+            try db.create(table: "runReport") { t in
+                t.primaryKey("runId", .integer).references("run", onDelete: .cascade)
+                t.column("json", .blob).notNull()
+            }
+        }
+        // Memory over time: each map a run measured, by type and size.
+        migrator.registerMigration("v3") { db in
+            try db.create(table: "memory") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("run", onDelete: .cascade).notNull()
+                t.column("test", .text)
+                t.column("caseName", .text).notNull()
+                t.column("mapKey", .text).notNull()
+                t.column("measured", .integer).notNull()
+                t.column("reported", .integer).notNull()
+                t.column("json", .blob).notNull()
+            }
+        }
         return migrator
     }
 
     /// Records `report` as one run of `kind`; its id. The run and all its
     /// results are one transaction: a reader never sees half a run.
+    /// A series step's run also keeps its content key (`step.key`), the
+    /// step's first run when it is a re-run, and the whole report.
     @discardableResult
-    public func record(_ report: RunReport, kind: RunKind, host: String = HistoryStore.hostName)
-        throws -> Int64
-    {
-        try pool.write { db in
+    public func record(
+        _ report: RunReport, kind: RunKind, host: String = HistoryStore.hostName,
+        step: StepRecording? = nil
+    ) throws -> Int64 {
+        let json = try step.map { _ in try DocumentJSON.data(report) }
+        return try pool.write { db in
             var run = HistoryRun(report: report, kind: kind, host: host)
+            run.resultKey = step?.key
+            run.retryOf = step?.retryOf
             try run.insert(db)
             let id = run.id ?? db.lastInsertedRowID
             for record in report.records {
                 var result = HistoryResult(record: record, runId: id, limit: Self.evidenceLimit)
                 try result.insert(db)
+            }
+            try Self.insertMemory(of: report, runId: id, db)
+            if let json {
+                try db.execute(
+                    sql: "INSERT INTO runReport (runId, json) VALUES (?, ?)",
+                    arguments: [id, json])
             }
             return id
         }

@@ -16,7 +16,12 @@ public enum MemoryTable {
     /// The table as text: a header, a rule, one line per measurement. Bytes
     /// with thousands separators; `size` is entries, owners, or a ring's bytes.
     public static func text(_ measurements: [MemoryMeasurement]) -> String {
-        let rows = measurements.map(cells)
+        aligned(titles: titles, rows: measurements.map(cells), numeric: numeric)
+    }
+
+    /// `rows` under `titles` and a rule, each column as wide as its widest
+    /// cell, the `numeric` ones right-aligned.
+    static func aligned(titles: [String], rows: [[String]], numeric: Set<Int>) -> String {
         var widths = titles.map(\.count)
         for row in rows {
             for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }

@@ -38,6 +38,9 @@ public struct RunOptions: Sendable {
     public var shardDurations: ShardDurations?
     /// Whether runs are recorded in the results history (`--no-history`: not).
     public var history = true
+    /// Whether a series runs every step even when the history holds its
+    /// results (`--fresh`).
+    public var fresh = false
 
     public init() {}
 }

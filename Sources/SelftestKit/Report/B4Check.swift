@@ -69,6 +69,7 @@ public struct B4Check: Sendable, Codable, Equatable {
                     "\(tests.count - failing.count) of \(tests.count) pass"
                 if !failing.isEmpty { summary += "; \(failing.count) fail as before this patch" }
                 if let from = step.carriedFrom { summary += " (same kernel as patch \(from))" }
+                if let reuse = step.reused { summary += " (\(reuse.description))" }
                 result = Result(tool: tool, status: "pass", summary: summary, details: nil)
             }
             patches.append(

@@ -95,6 +95,7 @@ extension KCIDBReport.Document {
         guard step.build.built else { return }
         var testMisc = misc
         if let from = step.carriedFrom { testMisc["carried_from"] = .number(Double(from)) }
+        if let reuse = step.reused { testMisc["reused_from_run"] = .number(Double(reuse.run)) }
         if let run = step.run {
             tests += KCIDBReport.tests(of: run, id: id, buildID: buildID, misc: testMisc)
         }

@@ -43,6 +43,10 @@ extension JUnitReport {
             if let carried = step.carriedFrom {
                 properties.append(("carriedFrom", String(carried)))
             }
+            if let reuse = step.reused {
+                properties.append(("reusedFromRun", String(reuse.run)))
+                properties.append(("reusedRunStartedAt", reuse.startedAt))
+            }
             if let digest = step.kernel?.imageDigest { properties.append(("imageDigest", digest)) }
             suites.append(stepSuite(name, cases: cases, properties: properties, run: step.run))
         }

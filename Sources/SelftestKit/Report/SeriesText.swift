@@ -108,7 +108,13 @@ public enum SeriesText {
             )
         }
         lines.append("")
-        return lines + legend
+        let reuse =
+            report.steps.contains { $0.reused != nil }
+            ? [
+                "run N: the results of run N in the history (the same tree and inputs): "
+                    + "not built, not booted"
+            ] : []
+        return lines + legend + reuse
     }
 
     /// The line that ends a step on the terminal.
@@ -118,7 +124,9 @@ public enum SeriesText {
             return "does not build (\(BuildStatus.duration(step.build.seconds))): \(first)"
         }
         var parts: [String] = []
-        if let reason = step.build.skipped, let from = step.carriedFrom {
+        if let reuse = step.reused {
+            parts.append("\(reuse.description): not built, not booted")
+        } else if let reason = step.build.skipped, let from = step.carriedFrom {
             parts.append("not built: \(reason); step \(from)'s results")
         } else if let from = step.carriedFrom {
             parts.append("kernel identical to step \(from): results carried over")
@@ -128,7 +136,9 @@ public enum SeriesText {
                 "built in \(BuildStatus.duration(step.build.seconds))"
                     + (steps.map { " (\($0))" } ?? ""))
         }
-        if step.carriedFrom == nil, let run = step.run, let programs = run.programs {
+        if step.carriedFrom == nil, step.reused == nil, let run = step.run,
+            let programs = run.programs
+        {
             parts.append(compileLine(programs, seconds: run.phases["compile"]))
         }
         let tests = step.verdicts.filter { $0.test != StepComparison.unattributed }
@@ -160,6 +170,7 @@ public enum SeriesText {
     static func buildCell(_ step: SeriesStep) -> String {
         if !step.build.built { return "FAILED" }
         if let from = step.carriedFrom { return "= \(from)" }
+        if let reuse = step.reused { return "run \(reuse.run)" }
         return "ok " + BuildStatus.duration(step.build.seconds)
     }
 
@@ -241,6 +252,8 @@ public enum SeriesText {
         lines += matrix(report).map { $0.isEmpty ? "" : "  " + $0 }
         let verdicts = verdicts(report)
         if !verdicts.isEmpty { lines += [""] + verdicts }
+        let memory = SeriesMemory.lines(report)
+        if !memory.isEmpty { lines += [""] + memory }
         lines += [
             "", "Artifacts: \(report.artifactsDirectory)",
             "Time:      \(BuildStatus.duration(report.seconds))", "", headline(report),
@@ -259,6 +272,8 @@ public enum SeriesText {
         lines += matrix(report).map { $0.isEmpty ? "" : "    " + $0 }
         let verdicts = verdicts(report)
         if !verdicts.isEmpty { lines += [""] + verdicts }
+        let memory = SeriesMemory.lines(report)
+        if !memory.isEmpty { lines += [""] + memory.map { $0.isEmpty ? "" : "    " + $0 } }
         return lines.joined(separator: "\n") + "\n"
     }
 

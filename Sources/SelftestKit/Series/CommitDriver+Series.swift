@@ -42,6 +42,16 @@ extension CommitDriver {
         lastBuilt: SeriesStep?
     ) throws -> SeriesStep {
         let clock = PhaseClock()
+        let key = try reuseKey(commit.commit)
+        if let key, let earlier = reusable(key) {
+            var step = try reused(commit, from: earlier, reference: reference)
+            history?.recordReuse(
+                of: earlier.runId,
+                kind: .seriesStep(position: commit.position, commit: commit.commit, attempt: 0),
+                key: key)
+            step.seconds = clock.phasesWithTotal
+            return step
+        }
         var step: SeriesStep
         if let lastBuilt, let unread = try unread(from: lastBuilt.commit, to: commit.commit) {
             step = try unbuilt(commit, like: lastBuilt, because: unread)
@@ -67,13 +77,7 @@ extension CommitDriver {
                     step.run = first
                     step.retryRuns = try reruns(
                         first, kernel: kernel, reference: reference, in: dir)
-                    for (attempt, run) in ([first] + step.retryRuns).enumerated() {
-                        history?.record(
-                            run,
-                            kind: .seriesStep(
-                                position: commit.position, commit: commit.commit,
-                                attempt: attempt))
-                    }
+                    record([first] + step.retryRuns, of: commit, key: key)
                     step.verdicts = Self.verdicts(
                         first: first, retries: step.retryRuns, reference: reference)
                 }
@@ -130,14 +134,13 @@ extension CommitDriver {
     func unbuilt(_ commit: SeriesCommit, like previous: SeriesStep, because reason: String) throws
         -> SeriesStep
     {
-        let dir = directory.appendingPathComponent(String(format: "step-%02d", commit.position))
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try stepDirectory(commit)
         return SeriesStep(
             position: commit.position, subject: commit.subject, commit: commit.commit,
             messageId: commit.messageId,
             build: StepBuild(built: true, seconds: 0, steps: 0, skipped: reason),
-            kernel: previous.kernel, carriedFrom: nil, verdicts: [], run: nil, retryRuns: [],
-            seconds: [:], directory: dir.path)
+            kernel: previous.kernel, carriedFrom: nil, reused: nil, verdicts: [], run: nil,
+            retryRuns: [], seconds: [:], directory: dir.path)
     }
 
     /// Runs again, on the same kernel, each test that newly did not pass,

@@ -19,11 +19,17 @@ public protocol CommitTesting: Sendable {
     /// The tree's paths tests are built from (the tree's own test_progs):
     /// a change there changes results even when the kernel stays the same.
     var testInputs: [String] { get }
+    /// Everything besides the tree's content that makes a step's verdicts
+    /// what they are (config fragments, tests and their bounds, programs
+    /// and their compiler, the agent, the machine), as one digest. Nil:
+    /// a step's results are never reused from the history.
+    var reuseInputs: String? { get }
 }
 
 extension CommitTesting {
     public var unbuiltPaths: UnbuiltPaths { UnbuiltPaths() }
     public var testInputs: [String] { [] }
+    public var reuseInputs: String? { nil }
 }
 
 /// Where a series or bisect reports as it goes.
@@ -88,6 +94,9 @@ public struct CommitDriver: Sendable {
     public var directory: URL
     /// Where each run of a step (re-runs included) is recorded; nil: nowhere.
     public var history: HistoryRecorder?
+    /// Whether a series step always runs, even when the history holds the
+    /// results of the same tree under the same inputs (`--fresh`).
+    public var fresh = false
 
     public init(
         tester: CommitTesting, worktree: Worktree, retries: Int, observer: SeriesObserver,
@@ -106,15 +115,13 @@ public struct CommitDriver: Sendable {
     func build(_ commit: SeriesCommit, name: String? = nil, clock: PhaseClock) throws -> (
         SeriesStep, KernelUnderTest?
     ) {
-        let dir = directory.appendingPathComponent(
-            name ?? String(format: "step-%02d", commit.position))
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try stepDirectory(commit, name: name)
         try worktree.checkout(commit.commit)
         clock.end("checkout")
         var step = SeriesStep(
             position: commit.position, subject: commit.subject, commit: commit.commit,
             messageId: commit.messageId, build: StepBuild(built: false, seconds: 0), kernel: nil,
-            carriedFrom: nil, verdicts: [], run: nil, retryRuns: [], seconds: [:],
+            carriedFrom: nil, reused: nil, verdicts: [], run: nil, retryRuns: [], seconds: [:],
             directory: dir.path)
         let result = try tester.build(tree: worktree.path)
         step.build.seconds = clock.end("build")
@@ -132,6 +139,14 @@ public struct CommitDriver: Sendable {
             clock.end("keep")
             return (step, kernel)
         }
+    }
+
+    /// The step's directory under the run's, made: `step-02`, or `name`.
+    func stepDirectory(_ commit: SeriesCommit, name: String? = nil) throws -> URL {
+        let dir = directory.appendingPathComponent(
+            name ?? String(format: "step-%02d", commit.position))
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
     }
 
     /// Copies a build log into the step's directory (the build directory

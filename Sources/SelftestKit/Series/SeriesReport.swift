@@ -63,6 +63,9 @@ public struct SeriesStep: Sendable, Codable, Equatable {
     /// The position of an earlier step with a byte-identical kernel, whose
     /// results this step carries instead of booting again.
     public var carriedFrom: Int?
+    /// The earlier run, from the history, whose results this step took
+    /// instead of building and booting: the same tree under the same inputs.
+    public var reused: StepReuse?
     /// Every selected test and case, compared with the step before.
     public var verdicts: [StepVerdict]
     /// The first run on this kernel, and the re-runs of what did not pass.
@@ -74,6 +77,26 @@ public struct SeriesStep: Sendable, Codable, Equatable {
 
     public var commitRef: SeriesCommit {
         SeriesCommit(position: position, subject: subject, commit: commit, messageId: messageId)
+    }
+}
+
+/// Where a reused step's results come from: a run in the history.
+public struct StepReuse: Sendable, Codable, Equatable {
+    /// The run's id in the history (`selftests history` lists its tests).
+    public var run: Int64
+    /// When it ran (ISO 8601).
+    public var startedAt: String
+    /// The step it was then: its series position and commit.
+    public var position: Int?
+    public var commit: String?
+
+    /// `reused from run 12 (2026-12-02T09:14:03Z, step 2 0d1f2e3c4b5a)`.
+    public var description: String {
+        var then = [startedAt]
+        if let position {
+            then.append("step \(position)" + (commit.map { " \($0.prefix(12))" } ?? ""))
+        }
+        return "reused from run \(run) (\(then.joined(separator: ", ")))"
     }
 }
 

@@ -82,6 +82,7 @@ public struct TreePipeline: Sendable {
             tester: bench, worktree: worktree, retries: retries, observer: observer,
             directory: directory)
         driver.history = options.history ? HistoryRecorder(cache: bench.cache) : nil
+        driver.fresh = options.fresh
         return driver
     }
 

@@ -1,0 +1,47 @@
+import Foundation
+
+/// What each patch of a series did to what maps cost, when the memory
+/// tests are in its selection: the first step's table, then per step the
+/// maps whose measured or reported bytes moved since the step before that
+/// measured.
+public enum SeriesMemory {
+    /// Each step that measured maps (built and tested, carried or reused)
+    /// with its measurements.
+    public static func tables(_ report: SeriesReport) -> [(SeriesStep, [MemoryMeasurement])] {
+        report.steps.compactMap { step in
+            guard let run = step.run else { return nil }
+            let measurements = MemoryMeasurement.all(in: run)
+            return measurements.isEmpty ? nil : (step, measurements)
+        }
+    }
+
+    /// The section's lines; none when no step measured a map.
+    public static func lines(_ report: SeriesReport) -> [String] {
+        let tables = tables(report)
+        guard let (first, firstTable) = tables.first else { return [] }
+        var lines = [
+            "Memory per patch (measured: memory.current growth; reported: memlock):", "",
+            "\(label(first, report)): \(firstTable.count) map(s)",
+        ]
+        lines += MemoryTable.text(firstTable).split(separator: "\n").map { "  " + $0 }
+        for ((previous, before), (step, after)) in zip(tables, tables.dropFirst()) {
+            let rows = MemoryComparison.compare(before, after)
+            let moved = rows.filter { $0.measuredDelta != 0 || $0.reportedDelta != 0 }
+            let against = "against \(label(previous, report))"
+            if moved.isEmpty {
+                lines.append("\(label(step, report)): no map's cost moved \(against)")
+                continue
+            }
+            lines.append("\(label(step, report)): \(moved.count) map(s) moved \(against)")
+            lines += MemoryComparison.text(rows, changedOnly: true).split(separator: "\n")
+                .map { "  " + $0 }
+        }
+        return lines
+    }
+
+    static func label(_ step: SeriesStep, _ report: SeriesReport) -> String {
+        step.position == 0
+            ? "base \(step.commit.prefix(12))"
+            : "patch \(step.position)/\(report.total) \(step.commit.prefix(12))"
+    }
+}
