@@ -26,7 +26,7 @@ extension VirtualMachineSuites {
                 let url = try cache.directory("images").appendingPathComponent(name)
                 try Cache.writeRecorded(Data(repeating: 1, count: 1 << 20), to: url)
                 let marker = ImagePin.marker(url)
-                FileManager.default.createFile(atPath: marker.path, contents: nil)
+                try Data().write(to: marker)
                 try FileManager.default.setAttributes(
                     [.modificationDate: Date().addingTimeInterval(Double(index - 10) * 60)],
                     ofItemAtPath: marker.path)

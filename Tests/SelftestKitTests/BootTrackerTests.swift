@@ -27,12 +27,12 @@ import Testing
                 .appendingPathComponent("selftests-tracker-\(UUID().uuidString)")
             try FileManager.default.createDirectory(
                 at: directory, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: results.path, contents: nil)
+            try Data().write(to: results)
         }
 
         func append(_ data: Data, to file: URL) throws {
             if !FileManager.default.fileExists(atPath: file.path) {
-                FileManager.default.createFile(atPath: file.path, contents: nil)
+                try Data().write(to: file)
             }
             let handle = try FileHandle(forWritingTo: file)
             defer { try? handle.close() }

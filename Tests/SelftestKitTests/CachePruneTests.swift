@@ -17,7 +17,7 @@ struct CacheFixture: ~Copyable {
         let url = try cache.directory("images").appendingPathComponent(name)
         try Cache.writeRecorded(Data(repeating: 7, count: bytes), to: url)
         let marker = ImagePin.marker(url)
-        FileManager.default.createFile(atPath: marker.path, contents: nil)
+        try Data().write(to: marker)
         try FileManager.default.setAttributes(
             [.modificationDate: Date().addingTimeInterval(-age)], ofItemAtPath: marker.path)
     }
@@ -25,8 +25,8 @@ struct CacheFixture: ~Copyable {
     /// A run directory holding `bytes` of console log.
     func run(_ name: String, bytes: Int = 1 << 20) throws {
         let dir = try cache.directory("runs", name)
-        FileManager.default.createFile(
-            atPath: dir.appendingPathComponent(".lock").path, contents: nil)
+        try Data().write(
+            to: dir.appendingPathComponent(".lock"))
         try Data(repeating: 1, count: bytes).write(to: dir.appendingPathComponent("console.log"))
     }
 
@@ -134,7 +134,7 @@ struct CacheFixture: ~Copyable {
     @Test func runDirectoriesInUseAreNeverRemoved() throws {
         let fixture = CacheFixture()
         for index in 0..<5 { try fixture.run("2020-01-01T00000\(index)Z-1") }
-        try fixture.cache.directory("runs", ".new-2020-01-01T000009Z-2")
+        _ = try fixture.cache.directory("runs", ".new-2020-01-01T000009Z-2")
         let held = fixture.cache.entry("runs", "2020-01-01T000000Z-1", ".lock")
         let fd = open(held.path, O_RDWR)
         defer { close(fd) }

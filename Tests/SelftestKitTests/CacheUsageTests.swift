@@ -56,7 +56,7 @@ import Testing
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("sparse")
-        FileManager.default.createFile(atPath: file.path, contents: nil)
+        try Data().write(to: file)
         #expect(truncate(file.path, 1 << 30) == 0)
         #expect(DiskUsage().allocated(file.path) < 1 << 20)
     }

@@ -177,7 +177,7 @@ import Testing
 /// Which recorded steps the store offers for reuse, on a database made here.
 @Suite(.tags(.unit)) struct HistoryReuseStoreTests {
     static func report(_ outcomes: [(String, Outcome)], interruption: String? = nil) -> RunReport {
-        var report = RunReport(kernel: "/k", accelerator: "tcg", startedAt: "2026-12-02T00:00:00Z")
+        var report = RunReport(kernel: "/k", accelerator: .tcg, startedAt: "2026-12-02T00:00:00Z")
         report.kernelIdentity = KernelIdentity(path: "/k", release: "6.12", imageDigest: "d1")
         report.records = outcomes.map {
             TestRecord(

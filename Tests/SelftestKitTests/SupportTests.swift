@@ -113,7 +113,7 @@ import Testing
                 "runs-\(UUID().uuidString)"))
         defer { try? FileManager.default.removeItem(at: cache.root) }
         for index in 0..<CachePruner.defaultRunsKeep + 5 {
-            try cache.directory("runs", String(format: "2020-01-01T0000%02dZ-1", index))
+            _ = try cache.directory("runs", String(format: "2020-01-01T0000%02dZ-1", index))
         }
         let held = cache.entry("runs", "2020-01-01T000000Z-1")
         let fd = open(held.appendingPathComponent(".lock").path, O_RDWR | O_CREAT, 0o644)
