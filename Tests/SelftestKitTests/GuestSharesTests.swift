@@ -65,6 +65,38 @@ import Testing
         #expect(loads.max()! <= alternating.max()!)
     }
 
+    /// Recorded times outrank the catalog's estimates: one test the
+    /// history says is long gets a guest to itself.
+    @Test func recordedTimesOutrankTheEstimates() {
+        let tests = (1...5).map { TestSpec("t/\($0)", "t") }
+        let recorded = ["t/4": 10.0, "t/1": 1, "t/2": 1, "t/3": 1, "t/5": .nan]
+        let shares = GuestShares.split(tests, jobs: 2, recorded: recorded).map { $0.map(\.name) }
+        #expect(shares == [["t/4"], ["t/1", "t/2", "t/3", "t/5"]])
+    }
+
+    /// The default suite's real times (both guests of a `--jobs 2` run,
+    /// split by the estimates: 16.7 s and 13.5 s): split by those times,
+    /// the two guests come within one typical test of each other, and the
+    /// longer is shorter than the estimates made it.
+    @Test func theRecordedTimesOfARealRunBalanceTheNextOne() throws {
+        var recorded: [String: Double] = [:]
+        var byEstimate: [[String]] = []
+        for guest in 1...2 {
+            let text = try ParserFixture.text("ktap/agent-default-suite-guest-\(guest).ktap")
+            let records = RecordBuilder.records(from: KTAPParser.parse(text))
+            for record in records { recorded[record.name] = try #require(record.duration) }
+            byEstimate.append(records.map(\.name))
+        }
+        #expect(recorded.count == Self.suite.count)
+        func load(_ names: [String]) -> Double { names.compactMap { recorded[$0] }.reduce(0, +) }
+        let estimated = GuestShares.split(Self.suite, jobs: 2).map { $0.map(\.name) }
+        #expect(estimated == byEstimate, "the fixture is the split the estimates make")
+        let balanced = GuestShares.split(Self.suite, jobs: 2, recorded: recorded)
+            .map { load($0.map(\.name)) }
+        #expect(abs(balanced[0] - balanced[1]) <= TestSpec.typicalSeconds)
+        #expect(balanced.max()! < estimated.map(load).max()! - 1)
+    }
+
     /// Equal hints (tests nobody measured) split by count, neighbours apart.
     @Test func equalTestsSplitByCountAndAlternate() {
         let tests = (1...5).map { TestSpec("t/\($0)", "t") }

@@ -222,7 +222,10 @@ public final class TestBench: Sendable {
             // KVM that failed to run the guest is not tried by the next `auto`.
             let kvm = KVMProbe(qemu: toolchain.qemu, cache: cache)
             session.kvmFailed = { kvm.record(.broken($0)) }
-            let pool = GuestPool(session: session, jobs: jobs(for: choice.accelerator))
+            var pool = GuestPool(session: session, jobs: jobs(for: choice.accelerator))
+            if pool.jobs > 1 && options.history {
+                pool.recorded = recordedSeconds(of: toRun.map(\.name), on: kernel.identity)
+            }
             let outcome = try pool.run(toRun, note: { [observer] in observer.note($0) }) {
                 [observer] in observer.finished($0)
             }
@@ -244,8 +247,9 @@ public final class TestBench: Sendable {
 
     /// The guests to boot at once: `--jobs N`; without it (or `--jobs 0`)
     /// as many as the host's cores keep busy and its memory holds: on 2
-    /// cores, two guests ran the default suite in 0.75x one guest's wall
-    /// (scripts/bench-jobs.sh, 3 pairs, every pair faster, same verdicts).
+    /// cores, two guests balanced by the history's times ran the default
+    /// suite in 0.61x one guest's wall (scripts/bench-jobs.sh, median of 5
+    /// pairs, 0.59-0.67, same verdicts); by the catalog's estimates, 0.64.
     /// `GuestShares` never boots more guests than there are tests.
     func jobs(for accelerator: Accelerator) -> Int {
         if let jobs = options.jobs, jobs > 0 { return jobs }
@@ -255,6 +259,22 @@ public final class TestBench: Sendable {
             hostThreadsPerGuest: GuestShares.hostThreads(
                 accelerator: accelerator, cpus: options.cpus,
                 tcgThreading: options.tcgThreading))
+    }
+
+    /// The median seconds of each of `tests` over its last five passing
+    /// runs on this kernel in the results history (the latest: a test's cost
+    /// moves with the tests and the agent); empty without a history. Read
+    /// only: a store that cannot be read balances by the catalog's estimates.
+    func recordedSeconds(of tests: [String], on identity: KernelIdentity) -> [String: Double] {
+        guard let store = try? HistoryStore.existing(in: cache),
+            let runs = try? store.results(onKernel: KernelKey.of(identity), tests: tests)
+        else { return [:] }
+        let passing = Dictionary(grouping: runs.filter { $0.outcome == Outcome.pass.rawValue }) {
+            $0.name
+        }
+        return passing.compactMapValues { runs in
+            HistoryClassifier.median(Array(runs.compactMap(\.duration).suffix(5)))
+        }
     }
 
     /// Prunes `images/` to `imagesMax`, saying what went.

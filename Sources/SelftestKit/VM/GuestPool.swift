@@ -11,6 +11,9 @@ struct GuestPool {
     /// and bounds. One job runs it as it is, in the run directory itself.
     var session: GuestSession
     var jobs: Int
+    /// Each test's seconds on this kernel from the results history, which
+    /// balance the shares better than the catalog's estimates.
+    var recorded: [String: Double] = [:]
 
     /// What every guest produced together: the records in the order of
     /// `tests`, and the phases of the guest that took longest (they add
@@ -19,13 +22,14 @@ struct GuestPool {
         _ tests: [TestSpec], note: @escaping @Sendable (String) -> Void,
         progress: @escaping @Sendable (TestRecord) -> Void
     ) throws -> GuestSession.Outcome {
-        let shares = GuestShares.split(tests, jobs: jobs)
+        let shares = GuestShares.split(tests, jobs: jobs, recorded: recorded)
         guard shares.count > 1 else {
             return try session.run(tests, note: note, progress: progress)
         }
         note(
             "\(tests.count) tests on \(shares.count) guests at once (--jobs \(jobs)): "
-                + shares.map { "\($0.count)" }.joined(separator: " + "))
+                + shares.map { "\($0.count)" }.joined(separator: " + ")
+                + (recorded.isEmpty ? "" : ", balanced by the times the history recorded"))
         // The observer sees one call at a time, whichever guest it comes from.
         let serial = Serial()
         let results = Results()

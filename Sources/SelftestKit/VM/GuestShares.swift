@@ -43,16 +43,23 @@ public enum GuestShares {
     }
 
     /// `tests` split into at most `jobs` non-empty shares (never more shares
-    /// than tests), balanced by each test's `expectedSeconds`: the longest
-    /// first, each to the share with the least expected time so far (ties:
+    /// than tests), balanced by each test's time: its `recorded` seconds
+    /// when the history has them, its `expectedSeconds` otherwise; the
+    /// longest first, each to the share with the least time so far (ties:
     /// fewer tests, then the lower share). Each share keeps the order of
-    /// `tests`. The same tests always split the same way; one job is `[tests]`.
-    public static func split(_ tests: [TestSpec], jobs: Int) -> [[TestSpec]] {
+    /// `tests`. The same tests and times always split the same way; one job
+    /// is `[tests]`.
+    public static func split(
+        _ tests: [TestSpec], jobs: Int, recorded: [String: Double] = [:]
+    ) -> [[TestSpec]] {
         let count = min(max(1, jobs), tests.count)
         guard count > 1 else { return tests.isEmpty ? [] : [tests] }
+        let seconds = tests.map { test in
+            recorded[test.name].flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
+                ?? test.expectedSeconds
+        }
         let longestFirst = tests.indices.sorted { a, b in
-            let (ta, tb) = (tests[a].expectedSeconds, tests[b].expectedSeconds)
-            return ta != tb ? ta > tb : a < b
+            seconds[a] != seconds[b] ? seconds[a] > seconds[b] : a < b
         }
         var load = [Double](repeating: 0, count: count)
         var members = [[Int]](repeating: [], count: count)
@@ -64,7 +71,7 @@ public enum GuestShares {
                 }
                 return a < b
             }!
-            load[share] += tests[index].expectedSeconds
+            load[share] += seconds[index]
             members[share].append(index)
         }
         return members.map { $0.sorted().map { tests[$0] } }
