@@ -68,6 +68,13 @@ extension Selftests {
                 print("Against \(reference.name), \(compare ?? ""):")
                 let rows = MemoryComparison.compare(reference.measurements, report.measurements)
                 print(MemoryComparison.text(rows), terminator: "")
+                let noise = options.history ? HistoryRecorder(cache: cache).memoryNoise() : [:]
+                let quiet = MemoryComparison.withinNoise(rows, noise: noise)
+                if !quiet.isEmpty {
+                    print(
+                        "Within run-to-run noise (the most the map varied over repeated runs "
+                            + "of one kernel): " + quiet.joined(separator: "; "))
+                }
                 print("")
             }
             if options.history {

@@ -53,7 +53,7 @@ import Testing
     ) throws -> BootTracker {
         let files = try GrowingFiles()
         defer { files.remove() }
-        var tracker = BootTracker(resultsFile: files.results.path, consoleLog: files.console.path)
+        var tracker = BootTracker(resultsFile: files.results, consoleLog: files.console)
         var random = SeededRandom(seed: seed)
         func write(_ data: Data, _ file: URL, _ tracker: inout BootTracker) throws {
             var left = data[...]

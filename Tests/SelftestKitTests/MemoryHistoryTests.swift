@@ -112,5 +112,43 @@ import Testing
             lines.contains { $0.contains("HASH prealloc 4/4 × 1,024") && $0.contains("+8,192") })
         #expect(SeriesText.text(report).contains("Memory per patch"))
         #expect(SeriesText.markdown(report).contains("Memory per patch"))
+
+        // With the noise a history saw, the same 8 KiB is not a move.
+        var noisy = report
+        noisy.memoryNoise = ["HASH prealloc 4/4 × 1,024": 12288]
+        let quiet = SeriesMemory.lines(noisy)
+        #expect(
+            quiet.contains {
+                $0.hasPrefix("patch 2/2")
+                    && $0.contains("no map's cost moved beyond run-to-run noise")
+            }, "\(quiet)")
+        #expect(quiet.contains("  within noise: HASH prealloc 4/4 × 1,024 +8,192 (noise ±12,288)"))
+        noisy.memoryNoise = ["HASH prealloc 4/4 × 1,024": 4096]
+        #expect(
+            SeriesMemory.lines(noisy).contains {
+                $0.hasPrefix("patch 2/2") && $0.contains("1 map(s) moved")
+            })
+    }
+
+    /// The noise of a map is the widest spread of its measured bytes over
+    /// the runs of one kernel, counted only from three runs of it on.
+    @Test func theNoiseIsTheWidestSpreadOverRunsOfOneKernel() throws {
+        let cache = try Self.cache()
+        defer { try? FileManager.default.removeItem(at: cache.root) }
+        let store = try HistoryStore(path: HistoryStore.location(in: cache).path)
+        for grow in [0, 12288, 4096] {
+            try store.record(try Self.run(digest: "a", commit: "c1", grow: grow), kind: .run)
+        }
+        // Two runs of another kernel, far apart: too few to say.
+        for grow in [0, 65536] {
+            try store.record(try Self.run(digest: "b", commit: "c2", grow: grow), kind: .run)
+        }
+        let noise = try store.memoryNoise()
+        #expect(noise["HASH prealloc 4/4 × 1,024"] == 12288)
+        let table = MemoryMeasurement.all(in: try Self.run(digest: "a", commit: "c1"))
+        #expect(noise.count == Set(table.map(MemoryComparison.key)).count)
+        #expect(
+            noise.filter { $0.key != "HASH prealloc 4/4 × 1,024" }.values.allSatisfy { $0 == 0 })
+        #expect(try store.memoryNoise(minimumRuns: 2)["HASH prealloc 4/4 × 1,024"] == 65536)
     }
 }

@@ -6,9 +6,10 @@ import Testing
 
 @Suite(.tags(.unit)) struct QemuCommandTests {
     let config = QemuConfiguration(
-        kernel: "/k/bzImage", initrd: "/run/initrd.cpio", accelerator: .tcg,
-        consoleLog: "/run/a,b/console.log", resultsFile: "/run/results.ktap", memoryMiB: 768,
-        cpus: 3)
+        kernel: URL(fileURLWithPath: "/k/bzImage"),
+        initrd: URL(fileURLWithPath: "/run/initrd.cpio"),
+        accelerator: .tcg, consoleLog: URL(fileURLWithPath: "/run/a,b/console.log"),
+        resultsFile: URL(fileURLWithPath: "/run/results.ktap"), memoryMiB: 768, cpus: 3)
 
     @Test func bootsTheKernelWithInitrdAndPanicReboot() {
         let args = config.arguments

@@ -59,6 +59,12 @@ public final class HistoryRecorder: Sendable {
         using("cannot be read") { try $0.reusable(key: key, tests: tests) } ?? nil
     }
 
+    /// Per map, the run-to-run noise of its measured bytes (see
+    /// `HistoryStore.memoryNoise`); empty when the store cannot be read.
+    public func memoryNoise() -> [String: Int] {
+        using("cannot be read") { try $0.memoryNoise() } ?? [:]
+    }
+
     /// Records a step that took run `original`'s results.
     public func recordReuse(of original: Int64, kind: RunKind, key: String) {
         _ = using("cannot be written") { try $0.recordReuse(of: original, kind: kind, key: key) }

@@ -68,6 +68,28 @@ extension HistoryStore {
         }
     }
 
+    /// Per map (`MemoryComparison.key`), the most its measured bytes varied
+    /// over the runs of any one kernel that measured it at least
+    /// `minimumRuns` times: what a patch's delta must exceed to be more than
+    /// run-to-run noise. Maps never measured that often are absent.
+    public func memoryNoise(minimumRuns: Int = 3) throws -> [String: Int] {
+        try pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT mapKey, MAX(spread) AS noise FROM (
+                        SELECT m.mapKey, MAX(m.measured) - MIN(m.measured) AS spread,
+                               COUNT(DISTINCT m.runId) AS runs
+                        FROM memory m JOIN run r ON r.id = m.runId
+                        GROUP BY r.kernelKey, m.mapKey)
+                    WHERE runs >= ? GROUP BY mapKey
+                    """, arguments: [minimumRuns])
+            return Dictionary(
+                rows.map { ($0["mapKey"] as String, $0["noise"] as Int) },
+                uniquingKeysWith: max)
+        }
+    }
+
     /// How many runs have a memory table.
     public func memoryRunCount() throws -> Int {
         try pool.read { db in

@@ -14,6 +14,14 @@ public enum MemoryComparison {
         public var measuredDelta: Int? { delta(\.measured) }
         public var reportedDelta: Int? { delta(\.reported) }
 
+        /// Whether the map's cost moved by more than `noise` says its
+        /// measured bytes vary between runs of one kernel: a measured delta
+        /// beyond it, any reported delta, or a map on one side only.
+        public func moved(noise: [String: Int]) -> Bool {
+            guard let measured = measuredDelta, let reported = reportedDelta else { return true }
+            return abs(measured) > noise[map, default: 0] || reported != 0
+        }
+
         func delta(_ field: KeyPath<MapMeasurement, Int>) -> Int? {
             guard let before, let after else { return nil }
             return after.record[keyPath: field] - before.record[keyPath: field]
@@ -65,6 +73,15 @@ public enum MemoryComparison {
             ]
         }
         return MemoryTable.aligned(titles: titles, rows: cells, numeric: Set(1...6))
+    }
+
+    /// The rows that changed but by no more than `noise`, named with their
+    /// delta and the noise: `HASH prealloc 4/4 × 1,024 +12,288 (noise ±12,288)`.
+    public static func withinNoise(_ rows: [Row], noise: [String: Int]) -> [String] {
+        rows.filter { !$0.moved(noise: noise) && $0.measuredDelta != 0 }.map { row in
+            "\(row.map) \(signed(row.measuredDelta, base: nil)) "
+                + "(noise ±\(MemoryTable.grouped(noise[row.map, default: 0])))"
+        }
     }
 
     /// `+4,096 (+4.8%)`, `0`, `new`/`gone` for a map on one side only.

@@ -168,13 +168,21 @@ public struct RunPipeline: Sendable {
 /// Wall time per phase of a run.
 final class PhaseClock: @unchecked Sendable {
     // @unchecked: used from the pipeline's own thread only.
-    let started = Date()
-    private var last = Date()
+    private let clock: any HostClock
+    let started: Date
+    private var last: Date
     private(set) var phases: [String: Double] = [:]
+
+    /// Starts now, by `clock` (the host's, or a test's fake one).
+    init(_ clock: any HostClock = SystemClock()) {
+        self.clock = clock
+        started = clock.now()
+        last = started
+    }
 
     /// Every phase so far, and `total`: the seconds since the clock started.
     var phasesWithTotal: [String: Double] {
-        phases.merging(["total": Date().timeIntervalSince(started)]) { _, total in total }
+        phases.merging(["total": clock.now().timeIntervalSince(started)]) { _, total in total }
     }
 
     /// Ends one of a run's phases now; returns its seconds.
@@ -185,7 +193,7 @@ final class PhaseClock: @unchecked Sendable {
     /// its seconds.
     @discardableResult
     func end(_ phase: String) -> Double {
-        let now = Date()
+        let now = clock.now()
         let seconds = now.timeIntervalSince(last)
         phases[phase, default: 0] += seconds
         last = now

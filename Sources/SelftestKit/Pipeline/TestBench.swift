@@ -55,7 +55,7 @@ public final class TestBench: Sendable {
         Scratch.sweep(cache.entry("tmp"))
         self.digests = FileDigests(store: cache.entry("digests.json"))
         self.imagesMax = try CachePruner.automaticImagesMax()
-        self.toolchain = try Toolchain.discover()
+        self.toolchain = try Toolchain.discover(runner: host.runner)
     }
 
     /// The tests a run with this filter and shard runs, in order.
@@ -142,7 +142,7 @@ public final class TestBench: Sendable {
             pruneImages()
         }
         let tests = tests ?? self.tests
-        let clock = PhaseClock()
+        let clock = PhaseClock(host.clock)
         observer.note("kernel \(kernel.image.release ?? "?") (\(kernel.image.path))")
         let probe = startProbe(kernel: kernel)
         let testProgs = try prepareTestProgs(kernel: kernel, choice: testProgs, pins: pins)
@@ -150,11 +150,11 @@ public final class TestBench: Sendable {
 
         let header = try VmlinuxHeader.make(
             for: kernel.image, toolchain: toolchain, cache: cache, digests: digests,
-            note: observer.note)
+            runner: host.runner, note: observer.note)
         let compiler = ProgramCompiler(
             progsDirectory: options.progsDirectory ?? RunPipeline.defaultProgsDirectory,
-            toolchain: toolchain, header: header, cache: cache, digests: digests,
-            note: observer.note)
+            toolchain: toolchain, header: header, cache: cache, runner: host.runner,
+            digests: digests, note: observer.note)
         let needed = Array(Set(tests.compactMap(\.object))).sorted()
         let products = try compiler.compile(needed)
         var objects: [String: URL] = [:]
@@ -179,7 +179,8 @@ public final class TestBench: Sendable {
 
         var image = try GuestImage.make(
             agent: options.agent ?? RunPipeline.defaultAgent, objects: objects,
-            toolchain: toolchain, cache: cache, digests: digests, pins: pins, note: observer.note)
+            toolchain: toolchain, cache: cache, digests: digests, runner: host.runner, pins: pins,
+            note: observer.note)
         image.extras = testProgs.payload.map { [$0] } ?? []
         clock.end(.image)
 
@@ -221,7 +222,7 @@ public final class TestBench: Sendable {
                 host: host)
             // KVM that failed to run the guest is not tried by the next `auto`.
             let kvm = KVMProbe(qemu: toolchain.qemu, cache: cache)
-            session.kvmFailed = { kvm.record(.broken($0)) }
+            session.kvmFailed = { [host] in kvm.record(.broken($0), runner: host.runner) }
             var pool = GuestPool(session: session, jobs: jobs(for: choice.accelerator))
             if pool.jobs > 1 && options.history {
                 pool.recorded = recordedSeconds(of: toRun.map(\.name), on: kernel.identity)
@@ -295,9 +296,9 @@ public final class TestBench: Sendable {
         guard accelerator.withLock({ $0 == nil }), options.accelerator == .auto else { return nil }
         let probe = Probe()
         let kvm = KVMProbe(qemu: toolchain.qemu, cache: cache)
-        let path = kernel.image.path
+        let (path, runner) = (kernel.image.path, host.runner)
         DispatchQueue.global().async {
-            probe.state.withLock { $0 = kvm.state(kernel: path) }
+            probe.state.withLock { $0 = kvm.state(kernel: path, runner: runner) }
             probe.done.signal()
         }
         return probe
@@ -309,7 +310,7 @@ public final class TestBench: Sendable {
         var state = probe?.state.withLock { $0 } ?? .unprobed
         if options.accelerator == .kvm {
             // No probe for `--accel kvm`, but what one already found counts.
-            state = KVMProbe(qemu: toolchain.qemu, cache: cache).known()
+            state = KVMProbe(qemu: toolchain.qemu, cache: cache).known(runner: host.runner)
         }
         let choice = try AcceleratorChoice.decide(options.accelerator, kvm: state)
         if let note = choice.note { observer.note(note) }

@@ -144,6 +144,9 @@ public struct SeriesReport: Sendable, Codable, Equatable {
     public var startedAt: String
     public var seconds: Double
     public var artifactsDirectory: String
+    /// Per map, its measured bytes' run-to-run noise from the results
+    /// history (`HistoryStore.memoryNoise`), when the memory tests ran.
+    public var memoryNoise: [String: Int]? = nil
 
     /// 0 no regression and every patch built; 1 a regression or a patch
     /// that does not build; 2 a patch that does not apply (bad input).

@@ -43,7 +43,12 @@ public struct TreePipeline: Sendable {
         observer.note(
             "series \"\(plan.title)\": \(plan.patches.count) of \(plan.total) patch(es) on "
                 + "\(plan.base.commit.prefix(12)) (\(plan.baseNote))")
-        return try driver(bench, worktree, directory).series(plan)
+        let driver = driver(bench, worktree, directory)
+        var report = try driver.series(plan)
+        if let history = driver.history, !SeriesMemory.tables(report).isEmpty {
+            report.memoryNoise = history.memoryNoise()
+        }
+        return report
     }
 
     /// The first commit of `good..bad` that breaks the selected tests.

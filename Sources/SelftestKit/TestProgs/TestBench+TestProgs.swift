@@ -34,10 +34,11 @@ extension TestBench {
         let selection = try TestProgsSelection(selectionText, deny: deny)
         let tree =
             try kernel.identity.tree.map { URL(fileURLWithPath: $0) }
-            ?? KernelSource.ensure(cache: cache, note: observer.note).tree
+            ?? KernelSource.ensure(cache: cache, runner: host.runner, note: observer.note).tree
         let (btf, why) = try testProgsBTF(for: kernel)
         observer.note("test_progs: programs compile against \(why)")
         var builder = TestProgsBuilder(tree: tree, btf: btf, cache: cache)
+        builder.runner = host.runner
         builder.timeout = options.buildTimeout
         let product: TestProgsProduct
         switch try builder.build(observer: buildObserver) {
@@ -78,7 +79,7 @@ extension TestBench {
         plan.payload = try TestProgsPayload.make(
             product: product, tests: runnable.map(\.test), deny: deny,
             kernelConfig: kernel.image.configFile, release: kernel.image.release,
-            cache: cache, digests: digests, pins: pins, note: observer.note)
+            cache: cache, digests: digests, runner: host.runner, pins: pins, note: observer.note)
         if kernel.image.configFile == nil {
             observer.note(
                 "test_progs: no config file found for \(kernel.image.path); programs with "
@@ -123,7 +124,7 @@ extension TestBench {
         let scratch = try Scratch.directory(in: cache.directory("tmp"), prefix: "btf")
         defer { Scratch.remove(scratch) }
         let vmlinux = scratch.appendingPathComponent("vmlinux").path
-        let runner = SystemRunner()
+        let runner = host.runner
         try VmlinuxExtractor.extract(from: image.path, to: vmlinux, runner: runner)
         let section = scratch.appendingPathComponent("vmlinux.btf")
         try TestProgsBuilder.extractBTF(fromELF: vmlinux, to: section, runner: runner)

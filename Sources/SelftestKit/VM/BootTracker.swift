@@ -41,9 +41,9 @@ struct BootTracker {
     }
 
     /// Follows the files a running QEMU writes.
-    init(resultsFile: String, consoleLog: String) {
-        port = .file(FileTail(path: resultsFile))
-        console = .file(FileTail(path: consoleLog))
+    init(resultsFile: URL, consoleLog: URL) {
+        port = .file(FileTail(path: resultsFile.path))
+        console = .file(FileTail(path: consoleLog.path))
     }
 
     /// Captured output of a finished boot (the parser tests' fixtures).

@@ -52,13 +52,13 @@ struct GuestBoot {
 
     /// Runs the guest; `onRecord` sees each result as it arrives.
     func run(onRecord: (TestRecord) -> Void) throws -> Result {
-        let stderrPath = configuration.consoleLog + ".qemu-stderr"
-        FileManager.default.createFile(atPath: configuration.resultsFile, contents: nil)
+        let stderrPath = configuration.consoleLog.path + ".qemu-stderr"
+        try Data().write(to: configuration.resultsFile)
         // The exact argv, NUL-separated, beside the console: a benchmark boots
         // its floor image with the very same line (scripts/bench-floor.sh).
         let argv = ([qemu] + configuration.arguments).map { $0 + "\u{0}" }.joined()
         FileManager.default.createFile(
-            atPath: configuration.consoleLog + ".qemu-argv", contents: Data(argv.utf8))
+            atPath: configuration.consoleLog.path + ".qemu-argv", contents: Data(argv.utf8))
         let child = try host.spawner.spawn(
             Command(qemu, configuration.arguments), stderr: stderrPath)
         defer { child.kill() }

@@ -67,13 +67,14 @@ public struct GuestSession: Sendable {
             let boot = GuestBoot(
                 qemu: toolchain.qemu,
                 configuration: QemuConfiguration(
-                    kernel: kernel.path, initrd: initrd.path, accelerator: accelerator,
-                    consoleLog: dir.appendingPathComponent("console.log").path,
-                    resultsFile: dir.appendingPathComponent("results.ktap").path,
+                    kernel: URL(fileURLWithPath: kernel.path), initrd: initrd,
+                    accelerator: accelerator,
+                    consoleLog: dir.appendingPathComponent("console.log"),
+                    resultsFile: dir.appendingPathComponent("results.ktap"),
                     memoryMiB: memoryMiB, cpus: cpus, tcgThreading: tcgThreading),
                 bounds: .init(boot: bootTimeout, grace: grace, runDeadline: runDeadline),
                 timeouts: timeouts, host: host)
-            let consolePath = boot.configuration.consoleLog
+            let consolePath = boot.configuration.consoleLog.path
             let result = try boot.run(onRecord: progress)
             outcome.phases[.boot, default: 0] += result.bootSeconds
             outcome.phases[.tests, default: 0] += result.testSeconds ?? 0

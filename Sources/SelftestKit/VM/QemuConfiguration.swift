@@ -22,18 +22,18 @@ public enum TCGThreading: String, Sendable, Codable, CaseIterable {
 /// Everything that decides one QEMU invocation; `arguments` is pure so
 /// tests can check it without starting anything.
 public struct QemuConfiguration: Sendable, Equatable {
-    public var kernel: String
-    public var initrd: String
+    public var kernel: URL
+    public var initrd: URL
     public var accelerator: Accelerator
     public var memoryMiB: Int = 1024
     public var cpus: Int = 2
     public var tcgThreading: TCGThreading = .single
-    public var consoleLog: String
-    public var resultsFile: String
+    public var consoleLog: URL
+    public var resultsFile: URL
 
     public init(
-        kernel: String, initrd: String, accelerator: Accelerator, consoleLog: String,
-        resultsFile: String, memoryMiB: Int = 1024, cpus: Int = 2,
+        kernel: URL, initrd: URL, accelerator: Accelerator, consoleLog: URL,
+        resultsFile: URL, memoryMiB: Int = 1024, cpus: Int = 2,
         tcgThreading: TCGThreading = .single
     ) {
         self.kernel = kernel
@@ -70,12 +70,12 @@ public struct QemuConfiguration: Sendable, Equatable {
         args += [
             "-m", "\(memoryMiB)", "-smp", "\(cpus)",
             "-nodefaults", "-no-reboot", "-display", "none", "-no-user-config",
-            "-chardev", "file,id=console,path=\(Self.escape(consoleLog))",
+            "-chardev", "file,id=console,path=\(Self.escape(consoleLog.path))",
             "-serial", "chardev:console",
             "-device", "virtio-serial-pci",
-            "-chardev", "file,id=results,path=\(Self.escape(resultsFile))",
+            "-chardev", "file,id=results,path=\(Self.escape(resultsFile.path))",
             "-device", "virtserialport,chardev=results,name=selftests.results",
-            "-kernel", kernel, "-initrd", initrd, "-append", append,
+            "-kernel", kernel.path, "-initrd", initrd.path, "-append", append,
         ]
         return args
     }
