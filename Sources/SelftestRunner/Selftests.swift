@@ -20,17 +20,26 @@ struct Selftests: ParsableCommand {
 
     /// Maps every way out to the documented exit codes (ArgumentParser's own
     /// usage code is 64; ours is 2).
+    ///
+    /// A signal's shutdown kills the children first, so the work that
+    /// waited on one may fail, or end, before the shutdown exits 130: every
+    /// way out waits for the shutdown when one is under way
+    /// (`waitIfShuttingDown`), or `ldd` killed by a SIGHUP read as exit 3.
     static func main() {
         do {
             var command = try parseAsRoot()
             try command.run()
+            InterruptHandler.waitIfShuttingDown()
         } catch let error as SelftestError {
+            InterruptHandler.waitIfShuttingDown()
             InterruptHandler.reapAll()
             FileHandle.standardError.write(Data("selftests: error: \(error)\n".utf8))
             Foundation.exit(error.exitCode)
         } catch let error as ExitCode {
+            InterruptHandler.waitIfShuttingDown()
             Foundation.exit(error.rawValue)
         } catch {
+            InterruptHandler.waitIfShuttingDown()
             InterruptHandler.reapAll()
             let code = exitCode(for: error)
             if code == .success {

@@ -78,6 +78,26 @@ import Testing
         #expect(notes["c"] == .known(failed: 1, of: 1))
     }
 
+    /// The test running when `--run-timeout` ran out is a `timeout` in the
+    /// report, but neither a new failure now nor a flip in the store.
+    @Test func aTestTheRunBoundCutShortIsNeitherNewNorAFlip() throws {
+        let boot = GuestBoot.Result(
+            end: .runTimeout(14),
+            output: BootTracker(ktap: "KTAP version 1\n1..2\n# start a\n", console: ""),
+            bootSeconds: 4, teardownSeconds: 0)
+        let judge = BootVerdicts(memoryMiB: 1024, runTimeout: 14)
+        let cut = try #require(judge.verdicts(for: ["a", "b"], boot: boot).records.first)
+        #expect(cut.outcome == .timeout)
+        #expect(cut.cutByRunBound == true)
+        var report = RunReport(kernel: "k", accelerator: .tcg, startedAt: "")
+        report.records = [cut]
+        #expect(
+            HistoryClassifier.notes(for: report, earlier: Self.history([.pass], test: "a")).isEmpty)
+        let row = HistoryResult(record: cut, runId: 1, limit: 100)
+        #expect(row.outcome == "not-run")
+        #expect(HistoryClassifier.flips(Self.history([.pass, .notRun, .pass])) == 0)
+    }
+
     @Test func flipsCountOutcomeChangesBetweenConsecutiveVerdicts() {
         #expect(HistoryClassifier.flips(Self.history([.pass, .fail, .fail, .pass])) == 2)
         #expect(HistoryClassifier.flips(Self.history([.pass, .skip, .pass, .notRun])) == 0)

@@ -91,12 +91,13 @@ public enum HistoryClassifier {
             ? .new(lastPassed: last.startedAt) : .known(failed: failed, of: recent.count)
     }
 
-    /// A note per top-level record of `report` that has one. `earlier`:
-    /// verdicts recorded on the report's kernel before it, oldest first.
+    /// A note per top-level record of `report` that has one (none for a
+    /// test the run's bound cut short). `earlier`: verdicts recorded on the
+    /// report's kernel before it, oldest first.
     public static func notes(for report: RunReport, earlier: [TestRun]) -> [String: HistoryNote] {
         let byTest = Dictionary(grouping: earlier, by: \.name)
         var notes: [String: HistoryNote] = [:]
-        for record in report.records {
+        for record in report.records where record.cutByRunBound != true {
             if let note = classify(record.outcome, earlier: byTest[record.name] ?? []) {
                 notes[record.name] = note
             }

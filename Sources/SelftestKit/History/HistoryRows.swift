@@ -178,7 +178,9 @@ extension HistoryResult {
         id = nil
         self.runId = runId
         name = record.name
-        outcome = record.outcome.rawValue
+        // A test the run's bound cut short did not time out on its own:
+        // kept as not-run, it makes no flip and no failure of the test.
+        outcome = (record.cutByRunBound == true ? Outcome.notRun : record.outcome).rawValue
         duration = record.duration.flatMap { $0.isFinite ? $0 : nil }
         message = record.message.map { String($0.prefix(limit)) }
         splatTitle = record.splats.first.map { String($0.title.prefix(limit)) }

@@ -86,6 +86,10 @@ public struct TestRecord: Sendable, Codable, Equatable {
     /// What the results history says about it on this kernel (new, known,
     /// flaky); nil without history or with nothing to say.
     public var history: HistoryNote?
+    /// True when the whole run's bound (`--run-timeout`), not the test's
+    /// own, ended it: a `timeout` that says nothing about the test, which
+    /// the history keeps as `not-run`.
+    public var cutByRunBound: Bool?
 
     public init(
         name: String, outcome: Outcome, duration: Double? = nil, message: String? = nil,

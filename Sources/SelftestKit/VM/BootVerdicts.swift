@@ -85,9 +85,11 @@ struct BootVerdicts {
                 message: "no result within \(Int(bound)) s: the guest stopped responding and the "
                     + "host watchdog stopped the VM")
         case .runTimeout(let seconds):
-            return TestRecord(
+            var record = TestRecord(
                 name: name, outcome: .timeout,
                 message: "the whole-run bound ran out after \(Int(seconds)) s during this test")
+            record.cutByRunBound = true
+            return record
         default:
             return TestRecord(
                 name: name, outcome: .infraError,
