@@ -59,15 +59,19 @@ sys.stdout.buffer.write(b"".join(a + b"\0" for a in out))
 PY
 }
 
-# floor_latest_argv CACHE: the qemu-argv file of the newest run's first boot.
+# floor_latest_argv CACHE: the qemu-argv file of the newest run's first boot
+# (of its first guest, when --jobs split the run over several).
 floor_latest_argv() {
-    local runs="$1/runs" newest
+    local runs="$1/runs" newest boot
     newest="$(ls -td "$runs"/*/ 2>/dev/null | grep -v '/\.new-' | head -1)"
-    [ -n "$newest" ] && [ -f "$newest/boot-1/console.log.qemu-argv" ] || {
-        echo "floor: no run with a recorded QEMU line under $runs" >&2
-        return 1
-    }
-    echo "$newest/boot-1/console.log.qemu-argv"
+    for boot in boot-1 guest-1/boot-1; do
+        if [ -n "$newest" ] && [ -f "$newest/$boot/console.log.qemu-argv" ]; then
+            echo "$newest/$boot/console.log.qemu-argv"
+            return 0
+        fi
+    done
+    echo "floor: no run with a recorded QEMU line under $runs" >&2
+    return 1
 }
 
 # floor_boot ARGV_FILE: one floor boot, prints its wall seconds.
