@@ -37,6 +37,25 @@ import Testing
         return report
     }
 
+    /// What `--jobs` weighs each test by: the median of its last five
+    /// passing durations on that kernel; failures and other kernels do not count.
+    @Test func recentPassingSecondsAreTheMedianOfTheLastFivePasses() throws {
+        let store = try HistoryStore(path: path)
+        let durations: [Double] = [9, 9, 9, 1, 2, 3, 4, 5]
+        for (index, seconds) in durations.enumerated() {
+            try store.record(
+                Self.report(
+                    ["a/1": .pass, "a/2": .fail], at: "2026-12-01T10:00:0\(index)Z",
+                    durations: ["a/1": seconds, "a/2": 30]), kind: .run)
+        }
+        try store.record(
+            Self.report(
+                ["a/1": .pass], digest: "bbbb2222", at: "2026-12-01T11:00:00Z",
+                durations: ["a/1": 100]), kind: .run)
+        let seconds = try store.recentPassingSeconds(onKernel: "aaaa1111", tests: ["a/1", "a/2"])
+        #expect(seconds == ["a/1": 3])
+    }
+
     @Test func aNewStoreHasEveryMigrationAndReopensWithItsRuns() throws {
         let store = try HistoryStore(path: path)
         let applied = try store.pool.read { try HistoryStore.migrator.appliedIdentifiers($0) }

@@ -55,7 +55,7 @@ import Testing
         let moved = rows.filter { $0.measuredDelta != 0 }
         #expect(moved.map(\.map) == ["HASH prealloc 4/4 × 1,024"])
         #expect(moved.first?.reportedDelta == 0)
-        let text = MemoryComparison.text(rows, changedOnly: true)
+        let text = MemoryComparison.text(rows.filter { $0.moved(noise: [:]) })
         #expect(text.contains("HASH prealloc 4/4 × 1,024"))
         #expect(text.contains("+4,096 (+4.8%)"), "\(text)")
         #expect(text.split(separator: "\n").count == 3, "header, rule, one row")

@@ -152,6 +152,19 @@ public final class HistoryStore: Sendable {
         try runs(of: HistoryQuery(tests: tests, kernelKey: kernelKey))
     }
 
+    /// Each of `tests` that passed on the kernel `kernelKey`: the median
+    /// of its durations over its last `last` passing runs (the latest, as
+    /// a test's cost moves with the tests and the agent). `--jobs` weighs
+    /// the guests' shares by them.
+    public func recentPassingSeconds(onKernel kernelKey: String, tests: [String], last: Int = 5)
+        throws -> [String: Double]
+    {
+        let passing = try results(onKernel: kernelKey, tests: tests).filter { $0.verdict == .pass }
+        return Dictionary(grouping: passing, by: \.name).compactMapValues { runs in
+            HistoryClassifier.median(Array(runs.compactMap(\.duration).suffix(last)))
+        }
+    }
+
     /// Every verdict `query` selects, oldest first (by start, then by id).
     public func runs(of query: HistoryQuery) throws -> [TestRun] {
         var conditions: [String] = []

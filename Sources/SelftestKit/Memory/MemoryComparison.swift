@@ -55,16 +55,13 @@ public enum MemoryComparison {
         "reported now", "Δ reported",
     ]
 
-    /// The comparison as an aligned table; `changedOnly` leaves out the
-    /// maps whose measured and reported bytes did not move.
-    public static func text(_ rows: [Row], changedOnly: Bool = false) -> String {
-        let shown = rows.filter { row in
-            !changedOnly || row.measuredDelta != 0 || row.reportedDelta != 0
-        }
+    /// The rows as an aligned table (a caller that wants only what moved
+    /// filters with `Row.moved(noise:)` first).
+    public static func text(_ rows: [Row]) -> String {
         func bytes(_ m: MemoryMeasurement?, _ field: KeyPath<MapMeasurement, Int>) -> String {
             m.map { MemoryTable.grouped($0.record[keyPath: field]) } ?? "-"
         }
-        let cells = shown.map { row -> [String] in
+        let cells = rows.map { row -> [String] in
             [
                 row.map, bytes(row.before, \.measured), bytes(row.after, \.measured),
                 signed(row.measuredDelta, base: row.before?.measured),

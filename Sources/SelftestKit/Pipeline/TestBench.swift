@@ -262,20 +262,13 @@ public final class TestBench: Sendable {
                 tcgThreading: options.tcgThreading))
     }
 
-    /// The median seconds of each of `tests` over its last five passing
-    /// runs on this kernel in the results history (the latest: a test's cost
-    /// moves with the tests and the agent); empty without a history. Read
-    /// only: a store that cannot be read balances by the catalog's estimates.
+    /// What each of `tests` took lately on this kernel, from the results
+    /// history; empty without one. Read only: a store that cannot be read
+    /// leaves the split to the catalog's estimates.
     func recordedSeconds(of tests: [String], on identity: KernelIdentity) -> [String: Double] {
-        guard let store = try? HistoryStore.existing(in: cache),
-            let runs = try? store.results(onKernel: KernelKey.of(identity), tests: tests)
-        else { return [:] }
-        let passing = Dictionary(grouping: runs.filter { $0.outcome == Outcome.pass.rawValue }) {
-            $0.name
-        }
-        return passing.compactMapValues { runs in
-            HistoryClassifier.median(Array(runs.compactMap(\.duration).suffix(5)))
-        }
+        guard let store = try? HistoryStore.existing(in: cache) else { return [:] }
+        return
+            (try? store.recentPassingSeconds(onKernel: KernelKey.of(identity), tests: tests)) ?? [:]
     }
 
     /// Prunes `images/` to `imagesMax`, saying what went.
