@@ -133,10 +133,13 @@ extension VirtualMachineSuites {
             let markdown = dir.appendingPathComponent("series.txt")
             let b4 = dir.appendingPathComponent("b4.json")
 
+            // --fresh: this test is about building, booting and re-running
+            // each step; a second `swift test` on the same machine would
+            // otherwise take every step from the first one's history.
             let result = try selftests([
                 "series", "--tree", series.tree.path, "--mbox", series.mbox.path,
                 "--filter", Self.filter, "--json", json.path, "--markdown", markdown.path,
-                "--b4-check", b4.path,
+                "--b4-check", b4.path, "--fresh",
             ])
             #expect(result.status == 1, "\(result.stdoutText)\n\(result.stderrText)")
             let report = try SeriesReport.decode(Data(contentsOf: json))
@@ -212,6 +215,7 @@ extension VirtualMachineSuites {
                     [
                         "series", "--tree", series.tree.path, "--range",
                         "\(series.commits[0])..\(series.commits[4])", "--filter", Self.broken,
+                        "--fresh",
                     ]), stdout: out.path, stderr: dir.appendingPathComponent("err").path)
             defer { child.kill() }
             // Interrupt once the second step is building or booting.
