@@ -56,12 +56,26 @@ public struct PlannedTest: Sendable, Equatable {
     }
 }
 
+/// The port the host hands tests on when several guests share one queue
+/// of tests (`--jobs`): a line of `PlannedTest` at a time, as a guest
+/// becomes free, and `end` when none is left. A guest with this port takes
+/// its tests from it, not from the plan in its image.
+public enum QueuePort {
+    public static let name = "selftests.queue"
+    /// The line after the last test.
+    public static let end = "end"
+    public static var endLine: String { "\(end)\n" }
+}
+
 /// The comments the agent adds to the KTAP it writes on the results port,
 /// as the host reads them (the text after `# `).
 public enum ResultsComment {
     /// Before each test's lines, so that the host knows which test was
     /// running when a guest stops before its result.
     public static let startPrefix = "start "
+    /// After the version line: the agent takes its tests from the queue
+    /// port, so its plan line (`1..N`) comes after the last test.
+    public static let queue = "selftests: queue"
     /// After the last test: the agent finished the plan.
     public static let done = "selftests: done"
     /// A line test_progs printed, relayed as it came.

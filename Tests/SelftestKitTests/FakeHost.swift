@@ -1,4 +1,5 @@
 import Foundation
+import SelftestCatalog
 import Synchronization
 
 @testable import SelftestKit
@@ -115,5 +116,152 @@ final class FakeMake: ProcessSpawning {
 struct NoCommands: CommandRunning {
     func run(_ command: Command, stdin: Data?, timeout: Double) throws -> CommandResult {
         throw SelftestError(.infrastructure, "unexpected command: \(command)")
+    }
+}
+
+/// Stands in for QEMU running the guest agent in queue mode (`--jobs`): at
+/// each poll, as a guest runs one test per slice of time, it takes the next
+/// line the host wrote to the boot's queue port (`-chardev pipe`, `P.in`)
+/// and appends that test's lines from a real queue-mode capture to the
+/// results file, numbered anew; at `end` it writes the plan and the done
+/// line and, one poll later, exits as QEMU does at power-off. A test in
+/// `crashes` gets its start line and a real panic console instead, and the
+/// guest exits at the next poll, as QEMU does at a panic with -no-reboot.
+final class FakeQueueQemu: ProcessSpawning {
+    /// Each test's lines in a capture: its start comment through its
+    /// top-level result.
+    let chunks: [String: [String]]
+    let crashes: Set<String>
+    let crashConsole: String
+    let bootConsole: String
+    /// The tests each boot was handed, by boot in the order they started.
+    let handed = Mutex<[[String]]>([])
+
+    init(
+        captures: [String], bootConsole: String, crashes: Set<String> = [],
+        crashConsole: String = ""
+    ) {
+        var chunks: [String: [String]] = [:]
+        for capture in captures {
+            var current: (name: String, lines: [String])?
+            for line in capture.split(separator: "\n", omittingEmptySubsequences: false) {
+                if let name = line.wholeMatch(of: /# start (.+)/)?.1 {
+                    current = (String(name), [String(line)])
+                } else if var test = current {
+                    test.lines.append(String(line))
+                    current = test
+                    if line.hasPrefix("ok ") || line.hasPrefix("not ok ") {
+                        chunks[test.name] = test.lines
+                        current = nil
+                    }
+                }
+            }
+        }
+        self.chunks = chunks
+        self.bootConsole = bootConsole
+        self.crashes = crashes
+        self.crashConsole = crashConsole
+    }
+
+    func spawn(
+        _ command: Command, stdin: String?, stdout: String?, stderr: String?
+    ) throws -> any RunningProcess {
+        func value(_ prefix: String) throws -> String {
+            guard let value = command.arguments.first(where: { $0.hasPrefix(prefix) }) else {
+                throw SelftestError(.infrastructure, "no \(prefix) in the QEMU command")
+            }
+            return String(value.dropFirst(prefix.count)).replacingOccurrences(of: ",,", with: ",")
+        }
+        let boot = handed.withLock {
+            $0.append([])
+            return $0.count - 1
+        }
+        return Guest(
+            owner: self, boot: boot, results: try value("file,id=results,path="),
+            console: try value("file,id=console,path="),
+            queue: try value("pipe,id=queue,path=") + ".in")
+    }
+
+    final class Guest: RunningProcess {
+        private struct State {
+            var fd: Int32 = -1
+            var buffer = ""
+            var number = 0
+            var exit: Int32?
+            var exitsNext = false
+        }
+        private let owner: FakeQueueQemu
+        private let boot: Int
+        private let results: String
+        private let console: String
+        private let state = Mutex(State())
+
+        init(owner: FakeQueueQemu, boot: Int, results: String, console: String, queue: String) {
+            self.owner = owner
+            self.boot = boot
+            self.results = results
+            self.console = console
+            let fd = open(queue, O_RDONLY | O_NONBLOCK)
+            append(results, "KTAP version 1\n# selftests: queue\n")
+            append(console, owner.bootConsole)
+            state.withLock { $0.fd = fd }
+        }
+
+        func poll() -> Int32? {
+            state.withLock { state in
+                if let exit = state.exit { return exit }
+                if state.exitsNext {
+                    state.exit = 0
+                    return 0
+                }
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                let n = chunk.withUnsafeMutableBytes { read(state.fd, $0.baseAddress, $0.count) }
+                if n > 0 { state.buffer += String(decoding: chunk[..<n], as: UTF8.self) }
+                guard let newline = state.buffer.firstIndex(of: "\n") else { return nil }
+                let line = String(state.buffer[..<newline])
+                state.buffer.removeSubrange(...newline)
+                if line == QueuePort.end {
+                    append(results, "1..\(state.number)\n# selftests: done\n")
+                    state.exitsNext = true
+                    return nil
+                }
+                guard let test = PlannedTest(line: line[...]) else { return nil }
+                owner.handed.withLock { $0[boot].append(test.name) }
+                state.number += 1
+                if owner.crashes.contains(test.name) {
+                    append(results, ResultsComment.start(test.name))
+                    append(console, owner.crashConsole)
+                    state.exitsNext = true
+                    return nil
+                }
+                let lines =
+                    owner.chunks[test.name] ?? ["# start \(test.name)", "not ok 0 \(test.name)"]
+                let renumbered = lines.map { line in
+                    line.replacing(#/^(ok|not ok) \d+ /#, with: { "\($0.1) \(state.number) " })
+                }
+                append(results, renumbered.joined(separator: "\n") + "\n")
+                return nil
+            }
+        }
+
+        func wait(timeout: Double) -> Int32? { poll() }
+
+        func kill(grace: Double) {
+            state.withLock { state in
+                state.exit = state.exit ?? 143
+                if state.fd >= 0 { close(state.fd) }
+                state.fd = -1
+            }
+        }
+
+        private func append(_ path: String, _ text: String) {
+            guard let handle = FileHandle(forWritingAtPath: path) else {
+                FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+                return
+            }
+            handle.seekToEndOfFile()
+            handle.write(Data(text.utf8))
+            try? handle.close()
+        }
     }
 }

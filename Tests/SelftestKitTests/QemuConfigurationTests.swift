@@ -39,6 +39,22 @@ import Testing
         #expect(args.adjacent("-serial", "chardev:console"))
     }
 
+    /// Only a guest that shares a queue with others gets the queue port,
+    /// a FIFO pair QEMU reads (`P.in`) and writes (`P.out`).
+    @Test func theQueuePortIsThereOnlyWithAQueue() {
+        #expect(!config.arguments.contains { $0.contains("selftests.queue") })
+        var shared = config
+        shared.queuePipe = URL(fileURLWithPath: "/run/a,b/queue")
+        #expect(shared.arguments.adjacent("-chardev", "pipe,id=queue,path=/run/a,,b/queue"))
+        #expect(
+            shared.arguments.adjacent(
+                "-device", "virtserialport,chardev=queue,name=selftests.queue"))
+        #expect(
+            shared.arguments.firstIndex(of: "pipe,id=queue,path=/run/a,,b/queue")!
+                > shared.arguments.firstIndex(of: "virtio-serial-pci")!,
+            "the port sits on the virtio-serial bus")
+    }
+
     @Test func commasInPathsAreEscaped() {
         #expect(config.arguments.adjacent("-chardev", "file,id=console,path=/run/a,,b/console.log"))
     }

@@ -74,6 +74,9 @@ struct BootTracker {
         }
     }
 
+    /// Whether the agent has started writing on the results port.
+    var portStarted: Bool { portKTAP.document.hasVersionLine }
+
     /// Whether the KTAP came from the console, the guest having no port.
     var ktapFromConsole: Bool {
         !portKTAP.document.hasVersionLine && consoleKTAP.document.hasVersionLine

@@ -99,6 +99,15 @@ struct BootVerdicts {
         }
     }
 
+    /// A test a boot was to run that ended, its agent started, before
+    /// this test or any other began.
+    func unstarted(_ name: String, end: GuestBoot.End) -> TestRecord {
+        if case .runTimeout = end { return notRun(name) }
+        return TestRecord(
+            name: name, outcome: .infraError,
+            message: "the guest stopped (\(Self.describe(end))) before this test started")
+    }
+
     /// A test the run's bound left no time for.
     func notRun(_ name: String) -> TestRecord {
         let bound = runTimeout.map { " (--run-timeout \(Int($0)))" } ?? ""

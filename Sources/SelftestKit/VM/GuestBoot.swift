@@ -32,6 +32,9 @@ struct GuestBoot {
     var timeouts: [String: Int]
     /// Starts QEMU and keeps the time.
     var host: HostContext
+    /// The queue this guest takes its tests from, over the port at
+    /// `configuration.queuePipe`; nil when the plan is in the image.
+    var queue: TestQueue? = nil
 
     /// What one boot produced.
     struct Result {
@@ -48,6 +51,8 @@ struct GuestBoot {
         /// Seconds the test still running when the boot ended had run, as
         /// the host saw it (from its start line to the stop); nil when none.
         var runningSeconds: Double? = nil
+        /// The tests the queue handed this boot, in order.
+        var handed: [TestSpec] = []
     }
 
     /// Runs the guest; `onRecord` sees each result as it arrives.
@@ -56,6 +61,10 @@ struct GuestBoot {
         try Data().write(to: configuration.resultsFile)
         // The exact argv, NUL-separated, beside the console: a benchmark boots
         // its floor image with the very same line (scripts/bench-floor.sh).
+        var feed = try configuration.queuePipe.flatMap { pipe in
+            try queue.map { try QueueFeed(queue: $0, pipe: pipe) }
+        }
+        defer { feed?.close() }
         let argv = ([qemu] + configuration.arguments).map { $0 + "\u{0}" }.joined()
         FileManager.default.createFile(
             atPath: configuration.consoleLog.path + ".qemu-argv", contents: Data(argv.utf8))
@@ -74,6 +83,8 @@ struct GuestBoot {
             output.poll()
             output.newRecords().forEach(onRecord)
             let document = output.document
+            // Tests are handed once the agent reads its port, as it frees up.
+            if output.portStarted { feed?.feed(decided: document.results.count) }
             if output.running != currentTest?.name {
                 currentTest = output.running.map { ($0, host.clock.now()) }
             }
@@ -141,7 +152,8 @@ struct GuestBoot {
             bootSeconds: (agentStarted ?? stopping).timeIntervalSince(started),
             testSeconds: agentStarted.map { (agentDone ?? stopping).timeIntervalSince($0) },
             teardownSeconds: stopped.timeIntervalSince(agentDone ?? stopping),
-            runningSeconds: currentTest.map { stopping.timeIntervalSince($0.since) })
+            runningSeconds: currentTest.map { stopping.timeIntervalSince($0.since) },
+            handed: feed?.handed ?? [])
     }
 
     static func read(_ path: String) -> String {

@@ -2,17 +2,18 @@ import Foundation
 import SelftestCatalog
 import Synchronization
 
-/// Runs the tests over several guests at once (`--jobs`): each its share
-/// (`GuestShares.split`), in a `GuestSession` of its own, under its own
-/// directory (`guest-K/boot-M`), with its own console and results port. A
-/// guest that crashes re-boots for its own tests left; the others go on.
+/// Runs the tests over several guests at once (`--jobs`), each in a
+/// `GuestSession` of its own, under its own directory (`guest-K/boot-M`),
+/// with its own console, results port and queue port. Each takes the next
+/// test from one shared `TestQueue` as it frees up. A guest that crashes
+/// re-boots while tests are still queued; the others go on.
 struct GuestPool {
     /// The session every guest runs: the same kernel, image, memory, vCPUs
     /// and bounds. One job runs it as it is, in the run directory itself.
     var session: GuestSession
     var jobs: Int
     /// Each test's seconds on this kernel from the results history, which
-    /// balance the shares better than the catalog's estimates.
+    /// order the queue (longest first) better than the catalog's estimates.
     var recorded: [String: Double] = [:]
 
     /// What every guest produced together: the records in the order of
@@ -22,19 +23,20 @@ struct GuestPool {
         _ tests: [TestSpec], note: @escaping @Sendable (String) -> Void,
         progress: @escaping @Sendable (TestRecord) -> Void
     ) throws -> GuestSession.Outcome {
-        let shares = GuestShares.split(tests, jobs: jobs, recorded: recorded)
-        guard shares.count > 1 else {
+        let guests = min(jobs, tests.count)
+        guard guests > 1 else {
             return try session.run(tests, note: note, progress: progress)
         }
+        let queue = TestQueue(tests, guests: guests, recorded: recorded)
         note(
-            "\(tests.count) tests on \(shares.count) guests at once (--jobs \(jobs)): "
-                + shares.map { "\($0.count)" }.joined(separator: " + ")
-                + (recorded.isEmpty ? "" : ", balanced by the times the history recorded"))
+            "\(tests.count) tests on \(guests) guests at once (--jobs \(jobs)), each taking the "
+                + "next as it frees up, longest first by "
+                + (recorded.isEmpty ? "the catalog's estimates" : "the times the history recorded"))
         // The observer sees one call at a time, whichever guest it comes from.
         let serial = Serial()
         let results = Results()
         let done = DispatchGroup()
-        for (index, share) in shares.enumerated() {
+        for index in 0..<guests {
             var guest = session
             guest.runDirectory = session.runDirectory.appendingPathComponent("guest-\(index + 1)")
             done.enter()
@@ -43,7 +45,7 @@ struct GuestPool {
             let thread = Thread { [guest] in
                 let result = Result {
                     try guest.run(
-                        share, note: { text in serial.run { note(text) } },
+                        queue: queue, note: { text in serial.run { note(text) } },
                         progress: { record in serial.run { progress(record) } })
                 }
                 results.set(index, result)
@@ -55,7 +57,7 @@ struct GuestPool {
         done.wait()
         // Every guest has stopped (and its QEMU is reaped) before an error
         // of any one of them ends the run.
-        let outcomes = try results.all(shares.count).map { try $0.get() }
+        let outcomes = try results.all(guests).map { try $0.get() }
         return Self.merge(outcomes, order: tests.map(\.name))
     }
 

@@ -37,20 +37,76 @@ public struct GuestSession: Sendable {
         public var boots = 0
     }
 
+    /// Runs `tests` with the plan in the image, re-booting for those a
+    /// crash or hang left.
     public func run(
         _ tests: [TestSpec], note: (String) -> Void = { _ in }, progress: (TestRecord) -> Void
     ) throws -> Outcome {
         var outcome = Outcome()
+        _ = try run(.plan(tests), into: &outcome, note: note, progress: progress)
+        return outcome
+    }
+
+    /// Runs tests `queue` hands this guest as it frees up, alongside other
+    /// guests taking from the same queue (`--jobs`). Re-boots only when its
+    /// kernel died with tests still queued. When this guest cannot take
+    /// tests (its kernel has no virtio-console, so no queue port) and no
+    /// other guest is left, it runs the rest with the plan in its image.
+    func run(
+        queue: TestQueue, note: (String) -> Void = { _ in }, progress: (TestRecord) -> Void
+    ) throws -> Outcome {
+        var outcome = Outcome()
+        var left: [TestSpec] = []
+        do {
+            let hasLeft = try run(.queue(queue), into: &outcome, note: note, progress: progress)
+            if !hasLeft { left = queue.leave() }
+        } catch {
+            _ = queue.leave()
+            throw error
+        }
+        if !left.isEmpty {
+            note(
+                "\(left.count) test(s) no guest took from the queue: running them with the plan in the image"
+            )
+            _ = try run(.plan(left), into: &outcome, note: note, progress: progress)
+        }
+        return outcome
+    }
+
+    /// Where a session's tests come from.
+    private enum Source {
+        /// These, in the image's plan; each boot gets those not yet decided.
+        case plan([TestSpec])
+        /// A queue other guests share, handed over the queue port.
+        case queue(TestQueue)
+    }
+
+    /// Runs `source`'s tests into `outcome`; true when the guest has left
+    /// the queue already (it could not boot, and judged what was left).
+    private func run(
+        _ source: Source, into outcome: inout Outcome, note: (String) -> Void,
+        progress: (TestRecord) -> Void
+    ) throws -> Bool {
         var retriedBoot = false
         var readConsoleKTAP = false
-        var remaining = tests
-        let timeouts = Dictionary(
-            tests.map { ($0.name, $0.timeoutSeconds) }, uniquingKeysWith: { a, _ in a })
+        var remaining: [TestSpec]
+        var timeouts: [String: Int] = [:]
+        let queue: TestQueue?
+        switch source {
+        case .plan(let tests): (remaining, queue) = (tests, nil)
+        case .queue(let shared): (remaining, queue) = ([], shared)
+        }
+        for test in remaining { timeouts[test.name] = timeouts[test.name] ?? test.timeoutSeconds }
         let judge = BootVerdicts(memoryMiB: memoryMiB, runTimeout: runTimeout)
-        while !remaining.isEmpty {
+        // With a queue, the first boot always comes; later ones only for
+        // tests still queued after a crash or hang.
+        var boots = 0
+        var hasLeft = false
+        while queue.map({ boots == 0 || !$0.isEmpty }) ?? !remaining.isEmpty {
+            boots += 1
             // The bound is spent: no boot for the tests left, each says why.
             if host.clock.now() >= runDeadline {
-                let records = remaining.map { judge.notRun($0.name) }
+                let records = (queue?.drain() ?? remaining).map { judge.notRun($0.name) }
                 records.forEach(progress)
                 outcome.records += records
                 break
@@ -59,28 +115,34 @@ public struct GuestSession: Sendable {
             let dir = runDirectory.appendingPathComponent("boot-\(outcome.boots)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let initrd = dir.appendingPathComponent("initrd.cpio")
-            try image.initrd(
-                plan: GuestImage.planArchive(remaining),
-                at: initrd)
+            try image.initrd(plan: GuestImage.planArchive(remaining), at: initrd)
             defer { try? FileManager.default.removeItem(at: initrd) }
 
-            let boot = GuestBoot(
+            var boot = GuestBoot(
                 qemu: toolchain.qemu,
                 configuration: QemuConfiguration(
                     kernel: URL(fileURLWithPath: kernel.path), initrd: initrd,
                     accelerator: accelerator,
                     consoleLog: dir.appendingPathComponent("console.log"),
                     resultsFile: dir.appendingPathComponent("results.ktap"),
-                    memoryMiB: memoryMiB, cpus: cpus, tcgThreading: tcgThreading),
+                    memoryMiB: memoryMiB, cpus: cpus, tcgThreading: tcgThreading,
+                    queuePipe: queue.map { _ in dir.appendingPathComponent("queue") }),
                 bounds: .init(boot: bootTimeout, grace: grace, runDeadline: runDeadline),
                 timeouts: timeouts, host: host)
+            if let queue {
+                boot.queue = queue
+                boot.timeouts = queue.timeouts
+            }
             let consolePath = boot.configuration.consoleLog.path
             let result = try boot.run(onRecord: progress)
             outcome.phases[.boot, default: 0] += result.bootSeconds
             outcome.phases[.tests, default: 0] += result.testSeconds ?? 0
             outcome.phases[.teardown, default: 0] += result.teardownSeconds
+            // What this boot was to run: its plan, or what the queue handed it.
+            let planned = queue == nil ? remaining : result.handed
 
             if case .acceleratorFailed(let line) = result.end {
+                queue?.putBack(result.handed)
                 kvmFailed(line)
                 throw SelftestError(
                     .environment,
@@ -95,6 +157,7 @@ public struct GuestSession: Sendable {
             let boundSpent = if case .runTimeout = result.end { true } else { false }
             if !result.output.document.hasVersionLine && !retriedBoot && !boundSpent {
                 retriedBoot = true
+                boots -= 1
                 note(
                     "the guest did not reach the agent (\(BootVerdicts.describe(result.end))); "
                         + "booting once more (console: \(dir.path)/console.log)")
@@ -103,10 +166,22 @@ public struct GuestSession: Sendable {
             if result.output.ktapFromConsole && !readConsoleKTAP {
                 readConsoleKTAP = true
                 note(
-                    "the guest has no results port (virtio-console not built in?); reading KTAP from the console"
+                    queue == nil
+                        ? "the guest has no results port (virtio-console not built in?); reading KTAP from the console"
+                        : "the guest has no queue port (virtio-console not built in?); it takes no test from the queue"
                 )
             }
-            let verdicts = judge.verdicts(for: remaining.map(\.name), boot: result)
+            // A guest that never reached its agent judges, by its boot, the
+            // tests no other guest is left to take.
+            let unbooted: [TestSpec]
+            if let queue, !result.output.document.hasVersionLine {
+                unbooted = queue.leave()
+                hasLeft = true
+            } else {
+                unbooted = []
+            }
+            let verdicts = judge.verdicts(
+                for: (planned + unbooted).map(\.name), boot: result)
             outcome.kernelRelease = outcome.kernelRelease ?? verdicts.kernelRelease
             outcome.unattributedSplats += verdicts.unattributed
             // Results already shown live keep their lines; the verdicts only
@@ -116,10 +191,25 @@ public struct GuestSession: Sendable {
             }
             outcome.records += verdicts.records
             let decided = Set(verdicts.records.map(\.name))
-            let next = remaining.filter { !decided.contains($0.name) }
-            if next.count == remaining.count { break }
-            remaining = next
+            let undecided = planned.filter { !decided.contains($0.name) }
+            if let queue {
+                queue.remove(decided)
+                queue.putBack(undecided)
+                // The agent finished: the queue was empty when it asked. A
+                // guest that could not boot has left it already.
+                if result.end == .completed || !result.output.document.hasVersionLine { break }
+                if decided.isEmpty { break }
+                continue
+            }
+            if undecided.count == remaining.count {
+                // The agent started, yet the boot ended before any test did.
+                let records = undecided.map { judge.unstarted($0.name, end: result.end) }
+                records.forEach(progress)
+                outcome.records += records
+                break
+            }
+            remaining = undecided
         }
-        return outcome
+        return hasLeft
     }
 }

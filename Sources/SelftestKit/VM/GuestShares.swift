@@ -1,7 +1,7 @@
 import Foundation
 import SelftestCatalog
 
-/// How many guests a run boots at once (`--jobs`), and which tests each runs.
+/// How many guests a run boots at once (`--jobs`).
 public enum GuestShares {
     /// Memory a QEMU process takes beyond the guest's RAM: TCG's translated
     /// code, device emulation, QEMU itself. A 1 GiB TCG guest running the
@@ -40,40 +40,5 @@ public enum GuestShares {
             if fields.count >= 2, let kib = Int(fields[1]) { return kib / 1024 }
         }
         return Int(ProcessInfo.processInfo.physicalMemory / (1024 * 1024))
-    }
-
-    /// `tests` split into at most `jobs` non-empty shares (never more shares
-    /// than tests), balanced by each test's time: its `recorded` seconds
-    /// when the history has them, its `expectedSeconds` otherwise; the
-    /// longest first, each to the share with the least time so far (ties:
-    /// fewer tests, then the lower share). Each share keeps the order of
-    /// `tests`. The same tests and times always split the same way; one job
-    /// is `[tests]`.
-    public static func split(
-        _ tests: [TestSpec], jobs: Int, recorded: [String: Double] = [:]
-    ) -> [[TestSpec]] {
-        let count = min(max(1, jobs), tests.count)
-        guard count > 1 else { return tests.isEmpty ? [] : [tests] }
-        let seconds = tests.map { test in
-            recorded[test.name].flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
-                ?? test.expectedSeconds
-        }
-        let longestFirst = tests.indices.sorted { a, b in
-            seconds[a] != seconds[b] ? seconds[a] > seconds[b] : a < b
-        }
-        var load = [Double](repeating: 0, count: count)
-        var members = [[Int]](repeating: [], count: count)
-        for index in longestFirst {
-            let share = load.indices.min { a, b in
-                if load[a] != load[b] { return load[a] < load[b] }
-                if members[a].count != members[b].count {
-                    return members[a].count < members[b].count
-                }
-                return a < b
-            }!
-            load[share] += seconds[index]
-            members[share].append(index)
-        }
-        return members.map { $0.sorted().map { tests[$0] } }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SelftestCatalog
 
 /// Which QEMU accelerator runs the guest.
 public enum Accelerator: String, Sendable, Codable {
@@ -30,11 +31,14 @@ public struct QemuConfiguration: Sendable, Equatable {
     public var tcgThreading: TCGThreading = .single
     public var consoleLog: URL
     public var resultsFile: URL
+    /// The queue port's FIFOs (`P.in`, which QEMU reads, and `P.out`), when
+    /// the guest takes its tests from a queue shared with other guests.
+    public var queuePipe: URL?
 
     public init(
         kernel: URL, initrd: URL, accelerator: Accelerator, consoleLog: URL,
         resultsFile: URL, memoryMiB: Int = 1024, cpus: Int = 2,
-        tcgThreading: TCGThreading = .single
+        tcgThreading: TCGThreading = .single, queuePipe: URL? = nil
     ) {
         self.kernel = kernel
         self.initrd = initrd
@@ -44,6 +48,7 @@ public struct QemuConfiguration: Sendable, Equatable {
         self.memoryMiB = memoryMiB
         self.cpus = cpus
         self.tcgThreading = tcgThreading
+        self.queuePipe = queuePipe
     }
 
     /// Console on the first serial port; reboot at once on panic (which
@@ -75,6 +80,15 @@ public struct QemuConfiguration: Sendable, Equatable {
             "-device", "virtio-serial-pci",
             "-chardev", "file,id=results,path=\(Self.escape(resultsFile.path))",
             "-device", "virtserialport,chardev=results,name=selftests.results",
+        ]
+        if let queuePipe {
+            // QEMU opens both FIFOs read-write, so neither side blocks on open.
+            args += [
+                "-chardev", "pipe,id=queue,path=\(Self.escape(queuePipe.path))",
+                "-device", "virtserialport,chardev=queue,name=\(QueuePort.name)",
+            ]
+        }
+        args += [
             "-kernel", kernel.path, "-initrd", initrd.path, "-append", append,
         ]
         return args
