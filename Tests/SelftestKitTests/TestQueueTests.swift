@@ -67,6 +67,23 @@ import Testing
         #expect(queue.next() == nil)
     }
 
+    /// A busy guest gets a test ahead only while every other guest can
+    /// still get one: two tests on two guests, one each, even when the
+    /// first of them hangs its guest.
+    @Test func noTestIsHandedAheadThatAnotherGuestMayNeed() throws {
+        let queue = TestQueue(
+            try Self.specs(["hash/update_flags", "hash/get_next_key"]), guests: 2)
+        #expect(queue.next() != nil)
+        #expect(queue.next(ahead: true) == nil, "the other guest's test")
+        #expect(queue.next() != nil, "the other guest takes it")
+        let three = TestQueue((1...3).map { TestSpec("t/\($0)", "t") }, guests: 2)
+        _ = three.next()
+        #expect(three.next(ahead: true)?.name == "t/2", "one is still left for the other")
+        #expect(three.next(ahead: true) == nil)
+        #expect(three.leave().isEmpty)
+        #expect(three.next(ahead: true)?.name == "t/3", "alone, a guest takes ahead again")
+    }
+
     @Test func aTestPutBackIsNextAndTheLastGuestToLeaveGetsTheRest() throws {
         let tests = (1...4).map { TestSpec("t/\($0)", "t") }
         let queue = TestQueue(tests, guests: 2)

@@ -19,7 +19,7 @@ struct QueueFeed {
 
     /// Tests handed beyond the one running: the next one is already in the
     /// guest's port when a test ends, so no poll interval of the host's
-    /// passes between two tests.
+    /// passes between two tests (but for the last few, `TestQueue.next`).
     static let ahead = 1
 
     /// Makes the FIFOs at `pipe` (`.in`, `.out`) and opens the host's end.
@@ -46,8 +46,11 @@ struct QueueFeed {
     /// guest has given), or `end` once the queue is empty.
     mutating func feed(decided: Int) {
         while !ended && handed.count - decided <= Self.ahead {
-            guard let test = queue.next() else {
-                ended = write(QueuePort.endLine)
+            let ahead = handed.count > decided
+            guard let test = queue.next(ahead: ahead) else {
+                // Near the end, the queue keeps its last tests for guests
+                // that free up first; this one asks again at its next poll.
+                if !ahead { ended = write(QueuePort.endLine) }
                 return
             }
             guard write(PlannedTest(test).line) else {

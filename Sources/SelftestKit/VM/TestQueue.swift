@@ -42,9 +42,15 @@ final class TestQueue: Sendable {
         }.map { tests[$0] }
     }
 
-    /// The next test, taken out of the queue; nil when none is left.
-    func next() -> TestSpec? {
-        state.withLock { $0.tests.isEmpty ? nil : $0.tests.removeFirst() }
+    /// The next test, taken out of the queue; nil when none is left. A
+    /// test handed `ahead`, to a guest still busy with another, is refused
+    /// (nil) once fewer tests are left than guests: each of the others may
+    /// be free before this one, and none should idle while it holds two.
+    func next(ahead: Bool = false) -> TestSpec? {
+        state.withLock { state in
+            if state.tests.isEmpty || (ahead && state.tests.count < state.guests) { return nil }
+            return state.tests.removeFirst()
+        }
     }
 
     var isEmpty: Bool { state.withLock { $0.tests.isEmpty } }
