@@ -103,6 +103,69 @@ import Testing
         #expect(FileDigests.sha256sum(file.path) == big)
         #expect(try FileDigests.hash(file.path) == big)
     }
+
+    /// A probe's answer is kept for the file it was asked of, across runs
+    /// (the store), and asked again once the file changes.
+    @Test func aProbeIsAskedAgainOnlyOnceTheFileChanges() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "probe-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tool = dir.appendingPathComponent("clang")
+        try Data("v1".utf8).write(to: tool)
+        let store = dir.appendingPathComponent("digests.json")
+        var asked = 0
+        func probe() -> String {
+            asked += 1
+            return "answer \(asked)"
+        }
+        let first = FileDigests(store: store)
+        #expect(try first.remembered("version", of: tool.path, probe) == "answer 1")
+        #expect(try first.remembered("version", of: tool.path, probe) == "answer 1")
+        #expect(try first.remembered("other probe", of: tool.path, probe) == "answer 2")
+        first.save()
+        let next = FileDigests(store: store)
+        #expect(try next.remembered("version", of: tool.path, probe) == "answer 1", "next run")
+        try Data("v2, longer".utf8).write(to: tool)
+        #expect(try next.remembered("version", of: tool.path, probe) == "answer 3")
+        #expect(asked == 3)
+    }
+
+    /// The agent's libraries, as the real ldd output lists them, are asked
+    /// of ldd once; once one of them is gone, ldd is asked again.
+    @Test func theAgentsLibrariesAreAskedOfLddOnceWhileTheyAreThere() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ldd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // The captured output, its libraries moved under the scratch directory.
+        let captured = try ParserFixture.text("ldd-selftests-guest.txt")
+            .replacingOccurrences(of: " /", with: " \(dir.path)/")
+            .replacingOccurrences(of: "\t/lib64", with: "\t\(dir.path)/lib64")
+        let libraries = GuestImage.parseLdd(captured)
+        #expect(libraries.count == 17)
+        for path in libraries {
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: path, contents: Data(path.utf8))
+        }
+        let agent = dir.appendingPathComponent("selftests-guest")
+        try Data("agent".utf8).write(to: agent)
+        let runner = RecordingRunner { _ in
+            CommandResult(status: 0, stdout: Data(captured.utf8), stderr: Data())
+        }
+        let digests = FileDigests(store: nil)
+        for _ in 0..<2 {
+            #expect(
+                try GuestImage.closure(of: agent.path, runner: runner, digests: digests)
+                    == libraries)
+        }
+        #expect(runner.commands.withLock { $0.count } == 1)
+        try FileManager.default.removeItem(atPath: libraries[0])
+        _ = try GuestImage.closure(of: agent.path, runner: runner, digests: digests)
+        #expect(runner.commands.withLock { $0.count } == 2, "a library gone: ldd again")
+    }
 }
 
 @Suite(.tags(.unit)) struct RunDirectoriesTests {

@@ -22,7 +22,8 @@ public struct Toolchain: Sendable {
     /// single apt command that installs it all.
     public static func discover(
         runner: CommandRunning = SystemRunner(),
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        digests: FileDigests? = nil
     ) throws -> Toolchain {
         var missing: [Missing] = []
         let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
@@ -55,19 +56,26 @@ public struct Toolchain: Sendable {
         }
         if !missing.isEmpty { throw missingError(missing) }
 
-        let version = try runner.run(Command(clang, ["--version"]), timeout: 30)
-        let targets = try runner.run(Command(clang, ["-print-targets"]), timeout: 30)
-        guard version.succeeded, targets.stdoutText.contains("bpf") else {
-            throw SelftestError(
-                .environment, .machine,
-                "\(clang) cannot compile for the BPF target (-print-targets lists no bpf)",
-                fix:
-                    "install a clang with the BPF backend: apt-get install clang, or set SELFTESTS_CLANG"
-            )
+        // clang's answer is remembered for this very binary (path, size,
+        // mtime, inode): two probes cost 150 ms of every run.
+        let probe = {
+            let version = try runner.run(Command(clang, ["--version"]), timeout: 30)
+            let targets = try runner.run(Command(clang, ["-print-targets"]), timeout: 30)
+            guard version.succeeded, targets.stdoutText.contains("bpf") else {
+                throw SelftestError(
+                    .environment, .machine,
+                    "\(clang) cannot compile for the BPF target (-print-targets lists no bpf)",
+                    fix:
+                        "install a clang with the BPF backend: apt-get install clang, or set SELFTESTS_CLANG"
+                )
+            }
+            return version.stdoutText.split(separator: "\n").first.map(String.init) ?? ""
         }
+        let clangVersion =
+            try digests?.remembered("clang --version, with a bpf target", of: clang, probe)
+            ?? probe()
         return Toolchain(
-            qemu: qemu, clang: clang,
-            clangVersion: version.stdoutText.split(separator: "\n").first.map(String.init) ?? "",
+            qemu: qemu, clang: clang, clangVersion: clangVersion,
             bpftool: bpftool, busybox: busybox, strip: strip, libbpfIncludeDirectory: include)
     }
 

@@ -50,7 +50,7 @@ public struct GuestImage: Sendable {
                 .usage, .runner, "guest agent \(agent) does not exist",
                 fix: "build it with `swift build --product selftests-guest`, or pass --agent PATH")
         }
-        let libraries = try closure(of: agent, runner: runner)
+        let libraries = try closure(of: agent, runner: runner, digests: digests)
         var hasher = SHA256()
         // Versioned: an image built before the ELFs were stripped is not reused.
         hasher.update("stripped-1\n")
@@ -115,14 +115,28 @@ public struct GuestImage: Sendable {
         try Cache.write(data, to: url)
     }
 
-    /// The shared libraries `binary` loads, as `ldd` resolves them.
-    static func closure(of binary: String, runner: CommandRunning) throws -> [String] {
-        let result = try runner.run(Command("ldd", [binary]), timeout: 60)
-        guard result.succeeded else {
-            throw SelftestError(
-                .infrastructure, .runner, "ldd \(binary) failed: \(result.stderrText)")
+    /// The shared libraries `binary` loads, as `ldd` resolves them;
+    /// remembered in `digests` for this very binary while every library
+    /// is still where ldd found it.
+    static func closure(
+        of binary: String, runner: CommandRunning, digests: FileDigests? = nil
+    ) throws -> [String] {
+        let ldd = {
+            let result = try runner.run(Command("ldd", [binary]), timeout: 60)
+            guard result.succeeded else {
+                throw SelftestError(
+                    .infrastructure, .runner, "ldd \(binary) failed: \(result.stderrText)")
+            }
+            return parseLdd(result.stdoutText).joined(separator: "\n")
         }
-        return parseLdd(result.stdoutText)
+        guard let digests else { return try ldd().split(separator: "\n").map(String.init) }
+        let kind = "ldd closure"
+        let paths = try digests.remembered(kind, of: binary, ldd).split(separator: "\n")
+            .map(String.init)
+        if paths.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) { return paths }
+        digests.forget(kind, of: binary)
+        return try digests.remembered(kind, of: binary, ldd).split(separator: "\n")
+            .map(String.init)
     }
 
     /// Paths from ldd output: `libx.so => /path (0x...)` and `/lib64/ld-linux... (0x...)`.

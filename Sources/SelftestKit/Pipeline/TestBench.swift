@@ -55,7 +55,7 @@ public final class TestBench: Sendable {
         Scratch.sweep(cache.entry("tmp"))
         self.digests = FileDigests(store: cache.entry("digests.json"))
         self.imagesMax = try CachePruner.automaticImagesMax()
-        self.toolchain = try Toolchain.discover(runner: host.runner)
+        self.toolchain = try Toolchain.discover(runner: host.runner, digests: digests)
     }
 
     /// The tests a run with this filter and shard runs, in order.
