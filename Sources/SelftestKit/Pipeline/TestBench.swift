@@ -248,10 +248,12 @@ public final class TestBench: Sendable {
 
     /// The guests to boot at once: `--jobs N`; without it (or `--jobs 0`)
     /// as many as the host's cores keep busy and its memory holds: on 2
-    /// cores, two guests balanced by the history's times ran the default
-    /// suite in 0.61x one guest's wall (scripts/bench-jobs.sh, median of 5
-    /// pairs, 0.59-0.67, same verdicts); by the catalog's estimates, 0.64.
-    /// `GuestShares` never boots more guests than there are tests.
+    /// cores, two guests sharing one queue ran the default suite in
+    /// 0.61-0.62x one guest's wall (scripts/bench-jobs.sh, medians of 5
+    /// pairs in three script runs, same verdicts). Not more: a third guest
+    /// would fill the time the guests idle, but oversubscribed guests
+    /// stretch every time bound a test has. `GuestPool` never boots more
+    /// guests than there are tests.
     func jobs(for accelerator: Accelerator) -> Int {
         if let jobs = options.jobs, jobs > 0 { return jobs }
         return GuestShares.defaultJobs(
