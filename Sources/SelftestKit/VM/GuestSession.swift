@@ -98,12 +98,11 @@ public struct GuestSession: Sendable {
         }
         for test in remaining { timeouts[test.name] = timeouts[test.name] ?? test.timeoutSeconds }
         let judge = BootVerdicts(memoryMiB: memoryMiB, runTimeout: runTimeout)
-        // With a queue, the first boot always comes; later ones only for
-        // tests still queued after a crash or hang.
-        var boots = 0
+        // With a queue, a guest boots while tests are queued: once, and
+        // again only after a crash or hang (a boot that ran to its end
+        // found the queue empty and stops the loop below).
         var hasLeft = false
-        while queue.map({ boots == 0 || !$0.isEmpty }) ?? !remaining.isEmpty {
-            boots += 1
+        while queue.map({ !$0.isEmpty }) ?? !remaining.isEmpty {
             // The bound is spent: no boot for the tests left, each says why.
             if host.clock.now() >= runDeadline {
                 let records = (queue?.drain() ?? remaining).map { judge.notRun($0.name) }
@@ -157,7 +156,6 @@ public struct GuestSession: Sendable {
             let boundSpent = if case .runTimeout = result.end { true } else { false }
             if !result.output.document.hasVersionLine && !retriedBoot && !boundSpent {
                 retriedBoot = true
-                boots -= 1
                 note(
                     "the guest did not reach the agent (\(BootVerdicts.describe(result.end))); "
                         + "booting once more (console: \(dir.path)/console.log)")
