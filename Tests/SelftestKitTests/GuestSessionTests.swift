@@ -126,6 +126,25 @@ import Testing
         #expect(started.first?.initrd.firstRange(of: plan) != nil, "the guest got the plan")
     }
 
+    /// A kernel with a PVH entry boots from its vmlinux, the rest from the image.
+    @Test func aPVHVmlinuxIsWhatQEMUBoots() throws {
+        let ktap = try ParserFixture.text("ktap/agent-fixtures-done.ktap")
+        let console = try ParserFixture.text("console/agent-devkmsg-ratelimited-6.12.log")
+        let names = KTAPParser.parse(ktap).startedTests
+        var bench = try Bench([
+            FakeQemu.Boot(ktap: ktap, console: console),
+            FakeQemu.Boot(ktap: ktap, console: console),
+        ])
+        defer { bench.remove() }
+        _ = try bench.run(try Self.specs(names))
+        bench.session.bootVmlinux = URL(fileURLWithPath: "/cache/pvh/abc/vmlinux")
+        _ = try bench.run(try Self.specs(names))
+        let kernels = bench.qemu.started.withLock { $0 }.map { boot in
+            boot.command.arguments.firstIndex(of: "-kernel").map { boot.command.arguments[$0 + 1] }
+        }
+        #expect(kernels == [bench.session.kernel.path, "/cache/pvh/abc/vmlinux"])
+    }
+
     @Test func theCapturedCrashAndOOMRunsSayWhatTheRealRunsSaid() throws {
         let crash = try ParserFixture.text("ktap/agent-crash-truncated.ktap")
         let crashBench = try Bench([

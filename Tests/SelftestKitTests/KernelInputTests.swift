@@ -104,3 +104,35 @@ extension NeedsTools {
         }
     }
 }
+
+/// Which kernels QEMU boots through their PVH entry, from the real notes
+/// of two vmlinux files.
+@Suite(.tags(.unit)) struct PVHKernelTests {
+    static func notes(_ name: String) throws -> [(name: String, type: UInt32)] {
+        let root = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+        return PVHKernel.notes(
+            in: try Data(contentsOf: root.appendingPathComponent("kernel/\(name)")))
+    }
+
+    @Test func debiansCloudKernelHasThePVHEntry() throws {
+        let notes = try Self.notes("debian-6.12-cloud-vmlinux.notes")
+        #expect(notes.contains { $0.name == "Xen" && $0.type == PVHKernel.phys32Entry })
+        #expect(notes.contains { $0.name == "GNU" }, "and the build ID, read past the Xen notes")
+    }
+
+    @Test func bpfMinimalHasNone() throws {
+        let notes = try Self.notes("bpf-minimal-vmlinux.notes")
+        #expect(notes.map(\.name) == ["GNU", "Linux", "Linux"])
+        #expect(!notes.contains { $0.type == PVHKernel.phys32Entry && $0.name == "Xen" })
+    }
+
+    @Test func aFileThatIsNoELFHasNoEntry() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "not-elf-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data("MZ, a bzImage's first bytes".utf8).write(to: file)
+        #expect(!PVHKernel.hasEntry(file.path))
+        #expect(!PVHKernel.hasEntry("/nonexistent/vmlinux"))
+        #expect(PVHKernel.notes(in: Data([1, 2, 3])).isEmpty, "a cut note reads as none")
+    }
+}

@@ -31,6 +31,7 @@ public struct CacheUsage: Codable, Equatable, Sendable {
         ("ccache", "ccache of the kernel builds"),
         ("test-progs", "the trees' own test_progs builds"),
         ("btf", "vmlinux.h per kernel"),
+        ("pvh", "uncompressed kernels QEMU boots through their PVH entry, per image"),
         ("progs", "compiled BPF programs, per source, headers and clang"),
         ("images", "guest initramfs images and test_progs payloads"),
         ("runs", "per-run console logs, KTAP and initrd copies (newest kept)"),

@@ -182,6 +182,8 @@ public final class TestBench: Sendable {
             toolchain: toolchain, cache: cache, digests: digests, runner: host.runner, pins: pins,
             note: observer.note)
         image.extras = testProgs.payload.map { [$0] } ?? []
+        let pvh = PVHKernel.vmlinux(
+            for: kernel.image, cache: cache, digests: digests, runner: host.runner)
         clock.end(.image)
 
         let choice = try decideAccelerator(probe)
@@ -220,6 +222,7 @@ public final class TestBench: Sendable {
                 memoryMiB: options.memoryMiB, cpus: options.cpus,
                 tcgThreading: options.tcgThreading,
                 host: host)
+            session.bootVmlinux = pvh
             // KVM that failed to run the guest is not tried by the next `auto`.
             let kvm = KVMProbe(qemu: toolchain.qemu, cache: cache)
             session.kvmFailed = { [host] in kvm.record(.broken($0), runner: host.runner) }

@@ -7,6 +7,9 @@ import SelftestCatalog
 public struct GuestSession: Sendable {
     public var toolchain: Toolchain
     public var kernel: KernelImage
+    /// The vmlinux QEMU boots through the kernel's PVH entry, when it has
+    /// one (`PVHKernel`); the image otherwise.
+    public var bootVmlinux: URL?
     public var image: GuestImage
     public var accelerator: Accelerator
     /// Where each boot's console log and KTAP stream are kept.
@@ -120,7 +123,7 @@ public struct GuestSession: Sendable {
             var boot = GuestBoot(
                 qemu: toolchain.qemu,
                 configuration: QemuConfiguration(
-                    kernel: URL(fileURLWithPath: kernel.path), initrd: initrd,
+                    kernel: bootVmlinux ?? URL(fileURLWithPath: kernel.path), initrd: initrd,
                     accelerator: accelerator,
                     consoleLog: dir.appendingPathComponent("console.log"),
                     resultsFile: dir.appendingPathComponent("results.ktap"),
