@@ -52,19 +52,22 @@ final class FakeQemu: ProcessSpawning {
         started.withLock {
             $0.append((command, FileManager.default.contents(atPath: initrd) ?? Data()))
         }
-        try Data(boot.console.utf8).write(to: URL(fileURLWithPath: try path("console", arguments)))
-        try Data(boot.ktap.utf8).write(to: URL(fileURLWithPath: try path("results", arguments)))
+        try Data(boot.console.utf8).write(
+            to: URL(fileURLWithPath: try chardevPath("console", in: arguments)))
+        try Data(boot.ktap.utf8).write(
+            to: URL(fileURLWithPath: try chardevPath("results", in: arguments)))
         return FakeProcess(exited: boot.exits)
     }
+}
 
-    /// The file of `-chardev file,id=ID,path=P` (QEMU doubles a literal comma).
-    private func path(_ id: String, _ arguments: [String]) throws -> String {
-        let prefix = "file,id=\(id),path="
-        guard let value = arguments.first(where: { $0.hasPrefix(prefix) }) else {
-            throw SelftestError(.infrastructure, "no -chardev \(id) in the QEMU command")
-        }
-        return String(value.dropFirst(prefix.count)).replacingOccurrences(of: ",,", with: ",")
+/// The path of `-chardev BACKEND,id=ID,path=P` in a QEMU command (QEMU
+/// doubles a literal comma).
+func chardevPath(_ id: String, backend: String = "file", in arguments: [String]) throws -> String {
+    let prefix = "\(backend),id=\(id),path="
+    guard let value = arguments.first(where: { $0.hasPrefix(prefix) }) else {
+        throw SelftestError(.infrastructure, "no -chardev \(id) in the QEMU command")
     }
+    return String(value.dropFirst(prefix.count)).replacingOccurrences(of: ",,", with: ",")
 }
 
 /// Stands in for `make bzImage`: writes a real captured build log where the
@@ -166,20 +169,14 @@ final class FakeQueueQemu: ProcessSpawning {
     func spawn(
         _ command: Command, stdin: String?, stdout: String?, stderr: String?
     ) throws -> any RunningProcess {
-        func value(_ prefix: String) throws -> String {
-            guard let value = command.arguments.first(where: { $0.hasPrefix(prefix) }) else {
-                throw SelftestError(.infrastructure, "no \(prefix) in the QEMU command")
-            }
-            return String(value.dropFirst(prefix.count)).replacingOccurrences(of: ",,", with: ",")
-        }
         let boot = handed.withLock {
             $0.append([])
             return $0.count - 1
         }
         return Guest(
-            owner: self, boot: boot, results: try value("file,id=results,path="),
-            console: try value("file,id=console,path="),
-            queue: try value("pipe,id=queue,path=") + ".in")
+            owner: self, boot: boot, results: try chardevPath("results", in: command.arguments),
+            console: try chardevPath("console", in: command.arguments),
+            queue: try chardevPath("queue", backend: "pipe", in: command.arguments) + ".in")
     }
 
     final class Guest: RunningProcess {

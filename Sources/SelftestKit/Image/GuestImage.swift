@@ -129,14 +129,15 @@ public struct GuestImage: Sendable {
             }
             return parseLdd(result.stdoutText).joined(separator: "\n")
         }
-        guard let digests else { return try ldd().split(separator: "\n").map(String.init) }
+        func lines(_ text: String) -> [String] { text.split(separator: "\n").map(String.init) }
+        guard let digests else { return lines(try ldd()) }
         let kind = "ldd closure"
-        let paths = try digests.remembered(kind, of: binary, ldd).split(separator: "\n")
-            .map(String.init)
-        if paths.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) { return paths }
+        let remembered = lines(try digests.remembered(kind, of: binary, ldd))
+        if remembered.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
+            return remembered
+        }
         digests.forget(kind, of: binary)
-        return try digests.remembered(kind, of: binary, ldd).split(separator: "\n")
-            .map(String.init)
+        return lines(try digests.remembered(kind, of: binary, ldd))
     }
 
     /// Paths from ldd output: `libx.so => /path (0x...)` and `/lib64/ld-linux... (0x...)`.

@@ -93,13 +93,15 @@ public struct GuestSession: Sendable {
         var retriedBoot = false
         var readConsoleKTAP = false
         var remaining: [TestSpec]
-        var timeouts: [String: Int] = [:]
         let queue: TestQueue?
         switch source {
         case .plan(let tests): (remaining, queue) = (tests, nil)
         case .queue(let shared): (remaining, queue) = ([], shared)
         }
-        for test in remaining { timeouts[test.name] = timeouts[test.name] ?? test.timeoutSeconds }
+        let timeouts =
+            queue?.timeouts
+            ?? Dictionary(
+                remaining.map { ($0.name, $0.timeoutSeconds) }, uniquingKeysWith: { a, _ in a })
         let judge = BootVerdicts(memoryMiB: memoryMiB, runTimeout: runTimeout)
         // With a queue, a guest boots while tests are queued: once, and
         // again only after a crash or hang (a boot that ran to its end
@@ -120,7 +122,7 @@ public struct GuestSession: Sendable {
             try image.initrd(plan: GuestImage.planArchive(remaining), at: initrd)
             defer { try? FileManager.default.removeItem(at: initrd) }
 
-            var boot = GuestBoot(
+            let boot = GuestBoot(
                 qemu: toolchain.qemu,
                 configuration: QemuConfiguration(
                     kernel: bootVmlinux ?? URL(fileURLWithPath: kernel.path), initrd: initrd,
@@ -130,11 +132,7 @@ public struct GuestSession: Sendable {
                     memoryMiB: memoryMiB, cpus: cpus, tcgThreading: tcgThreading,
                     queuePipe: queue.map { _ in dir.appendingPathComponent("queue") }),
                 bounds: .init(boot: bootTimeout, grace: grace, runDeadline: runDeadline),
-                timeouts: timeouts, host: host)
-            if let queue {
-                boot.queue = queue
-                boot.timeouts = queue.timeouts
-            }
+                timeouts: timeouts, host: host, queue: queue)
             let consolePath = boot.configuration.consoleLog.path
             let result = try boot.run(onRecord: progress)
             outcome.phases[.boot, default: 0] += result.bootSeconds
@@ -196,11 +194,12 @@ public struct GuestSession: Sendable {
             if let queue {
                 queue.remove(decided)
                 queue.putBack(undecided)
-                // The agent finished: the queue was empty when it asked. A
-                // guest that could not boot has left it already.
-                if result.end == .completed || !result.output.document.hasVersionLine { break }
-                if decided.isEmpty { break }
-                continue
+                // Another boot only for tests still queued after a crash or
+                // hang that decided something. A finished agent found the
+                // queue empty; a guest that could not boot has left it.
+                let died = result.end != .completed && result.output.document.hasVersionLine
+                if died && !decided.isEmpty { continue }
+                break
             }
             if undecided.count == remaining.count {
                 // The agent started, yet the boot ended before any test did.

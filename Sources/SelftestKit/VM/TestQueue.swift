@@ -70,10 +70,12 @@ final class TestQueue: Sendable {
 
     /// Everything left, taken out of the queue.
     func drain() -> [TestSpec] {
-        state.withLock { state in
-            defer { state.tests = [] }
-            return state.tests
-        }
+        state.withLock { Self.takeAll(&$0) }
+    }
+
+    private static func takeAll(_ state: inout State) -> [TestSpec] {
+        defer { state.tests = [] }
+        return state.tests
     }
 
     /// A guest stops taking tests. The last one to stop gets the tests
@@ -82,9 +84,7 @@ final class TestQueue: Sendable {
     func leave() -> [TestSpec] {
         state.withLock { state in
             state.guests -= 1
-            guard state.guests <= 0 else { return [] }
-            defer { state.tests = [] }
-            return state.tests
+            return state.guests <= 0 ? Self.takeAll(&state) : []
         }
     }
 }
