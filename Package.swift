@@ -1,6 +1,18 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// The modules the guest agent is built from import neither Concurrency nor
+// regexes. Swift imports both implicitly, and every implicit import becomes a
+// library the agent loads: 2.8 MB of the image (libswift_Concurrency,
+// libdispatch, libBlocksRuntime, libswift_StringProcessing,
+// libswift_RegexParser) that every boot unpacks and maps under TCG.
+let guestModule: [SwiftSetting] = [
+    .unsafeFlags([
+        "-Xfrontend", "-disable-implicit-concurrency-module-import",
+        "-Xfrontend", "-disable-implicit-string-processing-module-import",
+    ])
+]
+
 let package = Package(
     name: "selftests",
     platforms: [.macOS(.v14)],
@@ -33,10 +45,13 @@ let package = Package(
             dependencies: ["SelftestCatalog", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // The list of tests, shared by host (list, filter, verdicts) and guest.
-        .target(name: "SelftestCatalog"),
+        .target(name: "SelftestCatalog", swiftSettings: guestModule),
         // The guest agent: runs inside the VM, links libbpf, writes KTAP.
-        .executableTarget(name: "SelftestGuest", dependencies: ["SelftestGuestKit"]),
-        .target(name: "SelftestGuestKit", dependencies: ["SelftestCatalog", "CLibbpf"]),
+        .executableTarget(
+            name: "SelftestGuest", dependencies: ["SelftestGuestKit"], swiftSettings: guestModule),
+        .target(
+            name: "SelftestGuestKit", dependencies: ["SelftestCatalog", "CLibbpf"],
+            swiftSettings: guestModule),
         .systemLibrary(
             name: "CLibbpf",
             pkgConfig: "libbpf",
