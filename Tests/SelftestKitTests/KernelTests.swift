@@ -156,7 +156,11 @@ extension NeedsTools {
                 return
             }
             #expect(!cached)
-            #expect(try Data(contentsOf: url).starts(with: [0x7f, 0x45, 0x4c, 0x46]))
+            let object = try Data(contentsOf: url)
+            #expect(object.starts(with: [0x7f, 0x45, 0x4c, 0x46]))
+            // The BTF libbpf needs is kept; the DWARF the guest never reads is not.
+            #expect(object.range(of: Data(".BTF.ext".utf8)) != nil)
+            #expect(object.range(of: Data(".debug_".utf8)) == nil)
             guard case .object(_, true) = try compiler.compile(["fine"])["fine"] else {
                 Issue.record("second compile was not a cache hit")
                 return

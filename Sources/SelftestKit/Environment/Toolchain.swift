@@ -9,6 +9,9 @@ public struct Toolchain: Sendable {
     public var busybox: String
     /// binutils' strip, for the ELFs that go into the guest image.
     public var strip: String = "strip"
+    /// LLVM's objcopy, which knows the BPF ELF that binutils does not: it
+    /// takes the DWARF out of the compiled programs.
+    public var objcopy: String = "llvm-objcopy"
     /// Directory holding libbpf's BPF-side headers (`bpf/bpf_helpers.h`).
     public var libbpfIncludeDirectory: String
 
@@ -40,6 +43,10 @@ public struct Toolchain: Sendable {
         let bpftool = find(
             "bpftool", override: environment["SELFTESTS_BPFTOOL"], package: "bpftool")
         let strip = find("strip", override: environment["SELFTESTS_STRIP"], package: "binutils")
+        // The objcopy of clang's own LLVM first: it reads what that clang wrote.
+        let objcopy = find(
+            beside(clang, "llvm-objcopy") ?? "llvm-objcopy",
+            override: environment["SELFTESTS_OBJCOPY"], package: "llvm")
         let busybox =
             ["/bin/busybox", "/usr/bin/busybox"].first { isStaticBusybox($0) }
             ?? {
@@ -76,7 +83,17 @@ public struct Toolchain: Sendable {
             ?? probe()
         return Toolchain(
             qemu: qemu, clang: clang, clangVersion: clangVersion,
-            bpftool: bpftool, busybox: busybox, strip: strip, libbpfIncludeDirectory: include)
+            bpftool: bpftool, busybox: busybox, strip: strip, objcopy: objcopy,
+            libbpfIncludeDirectory: include)
+    }
+
+    /// `tool` in the directory `program` really lives in (after symlinks),
+    /// when it is there.
+    static func beside(_ program: String, _ tool: String) -> String? {
+        guard program.contains("/") else { return nil }
+        let candidate = URL(fileURLWithPath: program).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent(tool).path
+        return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
     }
 
     static func missingError(_ missing: [Missing]) -> SelftestError {
