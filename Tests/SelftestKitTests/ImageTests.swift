@@ -22,6 +22,29 @@ import Testing
             ))
         #expect(text.contains("TRAILER!!!"))
     }
+
+    /// The kernel unpacks concatenated archives in order: base, extras,
+    /// plan, byte for byte, and the cached base is left as it was.
+    @Test func initrdIsTheBaseThenTheExtrasThenThePlan() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "initrd-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = Data(repeating: 0xB0, count: 3 << 20)
+        let extra = Data(repeating: 0xE1, count: 4096)
+        try base.write(to: dir.appendingPathComponent("base.cpio"))
+        try extra.write(to: dir.appendingPathComponent("extra.cpio"))
+        var image = GuestImage(base: dir.appendingPathComponent("base.cpio"), cached: true)
+        image.extras = [dir.appendingPathComponent("extra.cpio")]
+        let plan = GuestImage.planArchive([TestSpec("storage/sk/a", "a", timeoutSeconds: 30)])
+        let initrd = dir.appendingPathComponent("boot/initrd.cpio")
+        try image.initrd(plan: plan, at: initrd)
+        #expect(try Data(contentsOf: initrd) == base + extra + plan)
+        #expect(try Data(contentsOf: image.base) == base)
+        let left = try FileManager.default.contentsOfDirectory(
+            atPath: initrd.deletingLastPathComponent().path)
+        #expect(left == ["initrd.cpio"])
+    }
 }
 
 extension NeedsTools {

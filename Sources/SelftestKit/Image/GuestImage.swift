@@ -119,11 +119,17 @@ public struct GuestImage: Sendable {
 
     /// Writes base + extras + plan as one initrd (the kernel unpacks
     /// concatenated archives in order).
+    /// The base is copied by FileManager (20 ms for 17 MB here), not read
+    /// into memory and written back (90–190 ms): every boot pays for it.
     public func initrd(plan: Data, at url: URL) throws {
-        var data = try Data(contentsOf: base)
-        for extra in extras { data.append(try Data(contentsOf: extra)) }
-        data.append(plan)
-        try Cache.write(data, to: url)
+        try Cache.produce(url) { temp in
+            try FileManager.default.copyItem(at: base, to: temp)
+            let handle = try FileHandle(forWritingTo: temp)
+            defer { try? handle.close() }
+            try handle.seekToEnd()
+            for extra in extras { try handle.write(contentsOf: try Data(contentsOf: extra)) }
+            try handle.write(contentsOf: plan)
+        }
     }
 
     /// The shared libraries `binary` loads, as `ldd` resolves them;
