@@ -148,7 +148,7 @@ import Testing
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent,
                 withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: path, contents: Data(path.utf8))
+            try Data(path.utf8).write(to: URL(fileURLWithPath: path))
         }
         let agent = dir.appendingPathComponent("selftests-guest")
         try Data("agent".utf8).write(to: agent)
@@ -165,6 +165,30 @@ import Testing
         try FileManager.default.removeItem(atPath: libraries[0])
         _ = try GuestImage.closure(of: agent.path, runner: runner, digests: digests)
         #expect(runner.commands.withLock { $0.count } == 2, "a library gone: ldd again")
+    }
+
+    /// The KVM verdict is keyed on QEMU's version: asked once for the
+    /// binary, and again (a new key) once QEMU is another build.
+    @Test func theKVMProbesKeyAsksQEMUsVersionOncePerBinary() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "qemu-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let qemu = dir.appendingPathComponent("qemu-system-x86_64")
+        try Data("7.2".utf8).write(to: qemu)
+        let runner = RecordingRunner { _ in
+            let version = (try? String(contentsOf: qemu, encoding: .utf8)) ?? ""
+            return CommandResult(
+                status: 0, stdout: Data("QEMU emulator version \(version)\n".utf8), stderr: Data())
+        }
+        let probe = KVMProbe(
+            qemu: qemu.path, cache: Cache(root: dir), digests: FileDigests(store: nil))
+        let key = probe.hostKey(runner: runner)
+        #expect(probe.hostKey(runner: runner) == key)
+        #expect(runner.commands.withLock { $0.count } == 1)
+        try Data("8.2.1".utf8).write(to: qemu)
+        #expect(probe.hostKey(runner: runner) != key, "another QEMU, another verdict")
+        #expect(runner.commands.withLock { $0.count } == 2)
     }
 }
 

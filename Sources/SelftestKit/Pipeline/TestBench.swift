@@ -224,7 +224,7 @@ public final class TestBench: Sendable {
                 host: host)
             session.bootVmlinux = pvh
             // KVM that failed to run the guest is not tried by the next `auto`.
-            let kvm = KVMProbe(qemu: toolchain.qemu, cache: cache)
+            let kvm = KVMProbe(qemu: toolchain.qemu, cache: cache, digests: digests)
             session.kvmFailed = { [host] in kvm.record(.broken($0), runner: host.runner) }
             var pool = GuestPool(session: session, jobs: jobs(for: choice.accelerator))
             if pool.jobs > 1 && options.history {
@@ -293,7 +293,7 @@ public final class TestBench: Sendable {
     private func startProbe(kernel: KernelUnderTest) -> Probe? {
         guard accelerator.withLock({ $0 == nil }), options.accelerator == .auto else { return nil }
         let probe = Probe()
-        let kvm = KVMProbe(qemu: toolchain.qemu, cache: cache)
+        let kvm = KVMProbe(qemu: toolchain.qemu, cache: cache, digests: digests)
         let (path, runner) = (kernel.image.path, host.runner)
         DispatchQueue.global().async {
             probe.state.withLock { $0 = kvm.state(kernel: path, runner: runner) }
@@ -308,7 +308,8 @@ public final class TestBench: Sendable {
         var state = probe?.state.withLock { $0 } ?? .unprobed
         if options.accelerator == .kvm {
             // No probe for `--accel kvm`, but what one already found counts.
-            state = KVMProbe(qemu: toolchain.qemu, cache: cache).known(runner: host.runner)
+            state = KVMProbe(qemu: toolchain.qemu, cache: cache, digests: digests).known(
+                runner: host.runner)
         }
         let choice = try AcceleratorChoice.decide(options.accelerator, kvm: state)
         if let note = choice.note { observer.note(note) }

@@ -62,11 +62,15 @@ public struct KVMProbe: Sendable {
     public var qemu: String
     public var cache: Cache
     public var timeout: Double = 20
+    /// Remembers QEMU's `--version` for this very binary: asking costs a
+    /// process (35-60 ms) that every run waited on before its guest booted.
+    public var digests: FileDigests?
 
-    public init(qemu: String, cache: Cache, timeout: Double = 20) {
+    public init(qemu: String, cache: Cache, timeout: Double = 20, digests: FileDigests? = nil) {
         self.qemu = qemu
         self.cache = cache
         self.timeout = timeout
+        self.digests = digests
     }
 
     public func state(kernel: String, runner: CommandRunning = SystemRunner()) -> KVMState {
@@ -112,7 +116,8 @@ public struct KVMProbe: Sendable {
         let release = withUnsafeBytes(of: u.release) {
             String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
         }
-        let version = (try? runner.run(Command(qemu, ["--version"]), timeout: 30).stdoutText) ?? ""
+        let ask = { (try? runner.run(Command(qemu, ["--version"]), timeout: 30).stdoutText) ?? "" }
+        let version = (try? digests?.remembered("qemu --version", of: qemu, ask)) ?? ask()
         let cpu =
             (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("model name") }.map(String.init) ?? ""
