@@ -36,16 +36,24 @@ PY
 
 # floor_argv RUN_ARGV_FILE INITRD OUTDIR: prints (NUL-separated) the argv a run
 # recorded in its boot directory (console.log.qemu-argv), with the initrd
-# swapped for INITRD and the console and results files moved to OUTDIR.
+# swapped for INITRD, the console and results files moved to OUTDIR and the
+# queue port of a --jobs run left out.
 floor_argv() {
     python3 - "$@" <<'PY'
 import sys
 argv_file, initrd, outdir = sys.argv[1:4]
 argv = open(argv_file, "rb").read().split(b"\0")[:-1]
 out = []
+# The queue port (--jobs) is a FIFO pair the runner makes per boot; the
+# floor hands out no tests, so its chardev and port go.
+queues = {p.split(b"=")[1] for i, a in enumerate(argv[:-1]) if a == b"-chardev"
+          and argv[i + 1].startswith(b"pipe,") for p in argv[i + 1].split(b",") if p.startswith(b"id=")}
 i = 0
 while i < len(argv):
     a = argv[i]
+    if i + 1 < len(argv) and a in (b"-chardev", b"-device") and any(
+            p in (b"id=" + q, b"chardev=" + q) for q in queues for p in argv[i + 1].split(b",")):
+        i += 2; continue
     out.append(a)
     if a == b"-initrd":
         out.append(initrd.encode()); i += 2; continue

@@ -118,9 +118,9 @@ public struct GuestImage: Sendable {
     }
 
     /// Writes base + extras + plan as one initrd (the kernel unpacks
-    /// concatenated archives in order).
-    /// The base is copied by FileManager (20 ms for 17 MB here), not read
-    /// into memory and written back (90–190 ms): every boot pays for it.
+    /// concatenated archives in order). The base is copied by FileManager
+    /// (20 ms for 17 MB here), not read into memory and written back
+    /// (90–190 ms): every boot pays for it.
     public func initrd(plan: Data, at url: URL) throws {
         try Cache.produce(url) { temp in
             try FileManager.default.copyItem(at: base, to: temp)
