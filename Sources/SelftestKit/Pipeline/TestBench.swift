@@ -252,8 +252,8 @@ public final class TestBench: Sendable {
     /// The guests to boot at once: `--jobs N`; without it (or `--jobs 0`)
     /// as many as the host's cores keep busy and its memory holds: on 2
     /// cores, two guests sharing one queue ran the default suite in
-    /// 0.61-0.62x one guest's wall (scripts/bench-jobs.sh, medians of 5
-    /// pairs in three script runs, same verdicts). Not more: a third guest
+    /// 0.57-0.59x one guest's wall (scripts/bench-jobs.sh, medians of 5
+    /// pairs in two script runs, same verdicts). Not more: a third guest
     /// would fill the time the guests idle, but oversubscribed guests
     /// stretch every time bound a test has. `GuestPool` never boots more
     /// guests than there are tests.
