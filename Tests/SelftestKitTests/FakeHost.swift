@@ -4,6 +4,15 @@ import Synchronization
 
 @testable import SelftestKit
 
+/// A new, empty directory `PREFIX-UUID` under the temporary directory;
+/// the test removes it when done.
+func scratchDirectory(_ prefix: String) throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "\(prefix)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}
+
 /// A clock that moves only when the code under test sleeps: bounds of
 /// seconds pass in microseconds, the same way every time.
 final class FakeClock: HostClock {

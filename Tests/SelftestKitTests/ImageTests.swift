@@ -26,9 +26,7 @@ import Testing
     /// The kernel unpacks concatenated archives in order: base, extras,
     /// plan, byte for byte, and the cached base is left as it was.
     @Test func initrdIsTheBaseThenTheExtrasThenThePlan() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "initrd-\(UUID())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try scratchDirectory("initrd")
         defer { try? FileManager.default.removeItem(at: dir) }
         let base = Data(repeating: 0xB0, count: 3 << 20)
         let extra = Data(repeating: 0xE1, count: 4096)
@@ -61,9 +59,7 @@ extension NeedsTools {
             let data = cpio.finish()
             #expect(data.count % 4 == 0)
 
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "cpio-\(UUID())")
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let dir = try scratchDirectory("cpio")
             defer { try? FileManager.default.removeItem(at: dir) }
             let archive = dir.appendingPathComponent("a.cpio")
             try data.write(to: archive)
@@ -100,9 +96,7 @@ extension NeedsTools {
         /// sections, keeps the dynamic symbols a crash report names, and still
         /// runs (an ordinary host program: nothing BPF runs here).
         @Test func stripsDebugAndSymtabKeepsDynsym() throws {
-            let root = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "strip-\(UUID())")
-            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+            let root = try scratchDirectory("strip")
             defer { try? FileManager.default.removeItem(at: root) }
             let source = root.appendingPathComponent("hello.c")
             try Data("#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n".utf8)

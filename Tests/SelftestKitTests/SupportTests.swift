@@ -107,9 +107,7 @@ import Testing
     /// A probe's answer is kept for the file it was asked of, across runs
     /// (the store), and asked again once the file changes.
     @Test func aProbeIsAskedAgainOnlyOnceTheFileChanges() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "probe-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try scratchDirectory("probe")
         defer { try? FileManager.default.removeItem(at: dir) }
         let tool = dir.appendingPathComponent("clang")
         try Data("v1".utf8).write(to: tool)
@@ -134,9 +132,7 @@ import Testing
     /// The agent's libraries, as the real ldd output lists them, are asked
     /// of ldd once; once one of them is gone, ldd is asked again.
     @Test func theAgentsLibrariesAreAskedOfLddOnceWhileTheyAreThere() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "ldd-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try scratchDirectory("ldd")
         defer { try? FileManager.default.removeItem(at: dir) }
         // The captured output, its libraries moved under the scratch directory.
         let captured = try ParserFixture.text("ldd-selftests-guest.txt")
@@ -170,9 +166,7 @@ import Testing
     /// The KVM verdict is keyed on QEMU's version: asked once for the
     /// binary, and again (a new key) once QEMU is another build.
     @Test func theKVMProbesKeyAsksQEMUsVersionOncePerBinary() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "qemu-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try scratchDirectory("qemu")
         defer { try? FileManager.default.removeItem(at: dir) }
         let qemu = dir.appendingPathComponent("qemu-system-x86_64")
         try Data("7.2".utf8).write(to: qemu)

@@ -59,12 +59,12 @@ struct GuestBoot {
     func run(onRecord: (TestRecord) -> Void) throws -> Result {
         let stderrPath = configuration.consoleLog.path + ".qemu-stderr"
         try Data().write(to: configuration.resultsFile)
-        // The exact argv, NUL-separated, beside the console: a benchmark boots
-        // its floor image with the very same line (scripts/bench-floor.sh).
         var feed = try configuration.queuePipe.flatMap { pipe in
             try queue.map { try QueueFeed(queue: $0, pipe: pipe) }
         }
         defer { feed?.close() }
+        // The exact argv, NUL-separated, beside the console: a benchmark boots
+        // its floor image with the very same line (scripts/bench-floor.sh).
         let argv = ([qemu] + configuration.arguments).map { $0 + "\u{0}" }.joined()
         FileManager.default.createFile(
             atPath: configuration.consoleLog.path + ".qemu-argv", contents: Data(argv.utf8))
